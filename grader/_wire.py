@@ -1,0 +1,91 @@
+"""How values cross the boundary between the grading process and the sandbox.
+
+JSON, never pickle: unpickling what student code produced would run student
+code in the grading process.  Arrays travel as ``.npy`` bytes read back with
+``allow_pickle=False``.  Anything that is not plain data (an object with a
+clever ``__eq__``, an ndarray subclass, an object array) is described, not
+sent, so the grader can reject it by type.
+
+This module is imported by the sandbox worker too, so it uses only the
+standard library and NumPy.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+
+_PLAIN_NUMPY_KINDS = "biufc"
+
+
+def _describe(obj) -> dict:
+    t = type(obj)
+    try:
+        text = repr(obj)
+    except BaseException:  # a hostile __repr__ must not break the protocol
+        text = "<repr failed>"
+    return {"__object__": f"{t.__module__}.{t.__qualname__}", "repr": text[:300]}
+
+
+def encode(obj, _depth: int = 0):
+    if _depth > 20:
+        return _describe(obj)
+    t = type(obj)
+    if obj is None or t is bool or t is str:
+        return obj
+    if t is int:
+        return {"__int__": str(obj)}  # exact, whatever its size
+    if t is float:
+        if math.isfinite(obj):
+            return obj
+        return {"__float__": repr(obj)}
+    if t is np.ndarray:
+        if obj.dtype.kind not in _PLAIN_NUMPY_KINDS:
+            return {"__object__": f"numpy.ndarray of dtype {obj.dtype}", "repr": ""}
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(obj), allow_pickle=False)
+        return {"__ndarray__": base64.b64encode(buf.getvalue()).decode("ascii")}
+    if isinstance(obj, np.generic) and t.__module__ == "numpy" and obj.dtype.kind in _PLAIN_NUMPY_KINDS:
+        return {"__npscalar__": encode(np.asarray(obj), _depth + 1)}
+    if t is tuple:
+        return {"__tuple__": [encode(v, _depth + 1) for v in obj]}
+    if t is list:
+        return {"__list__": [encode(v, _depth + 1) for v in obj]}
+    if t is dict and all(type(k) is str for k in obj):
+        return {"__dict__": {k: encode(v, _depth + 1) for k, v in obj.items()}}
+    return _describe(obj)
+
+
+class Opaque:
+    """Stands in for a value the sandbox would not send (see ``_describe``)."""
+
+    def __init__(self, type_name: str, text: str):
+        self.type_name, self.text = type_name, text
+
+    def __repr__(self):
+        return f"<{self.type_name} object: {self.text}>"
+
+
+def decode(obj):
+    if not isinstance(obj, dict):
+        return obj
+    if "__int__" in obj:
+        return int(obj["__int__"])
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__ndarray__" in obj:
+        raw = base64.b64decode(obj["__ndarray__"])
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    if "__npscalar__" in obj:
+        return decode(obj["__npscalar__"])[()]
+    if "__tuple__" in obj:
+        return tuple(decode(v) for v in obj["__tuple__"])
+    if "__list__" in obj:
+        return [decode(v) for v in obj["__list__"]]
+    if "__dict__" in obj:
+        return {k: decode(v) for k, v in obj["__dict__"].items()}
+    if "__object__" in obj:
+        return Opaque(obj["__object__"], obj.get("repr", ""))
+    raise ValueError(f"cannot decode {sorted(obj)}")

@@ -1,0 +1,148 @@
+"""The sandbox: runs a student's answer cells and calls their functions.
+
+Started by ``grader.sandbox`` as ``python -I _worker.py`` in an empty
+directory.  It speaks JSON lines over copies of its original stdin/stdout; the
+student's own prints and warnings go to a capture file, never into the
+protocol.  It holds no references and no checks: whatever the student's code
+patches here, the comparison happens in the grading process.
+"""
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402  (imported before any student code)
+
+from grader import _wire, shortcuts  # noqa: E402
+
+CELL_PREFIX = "<answer cell "
+
+
+def _student_traceback(exc: BaseException) -> str:
+    """The traceback restricted to the student's frames (plus the frame that raised)."""
+    te = traceback.TracebackException.from_exception(exc)
+    frames = list(te.stack)
+    keep = [f for f in frames if f.filename.startswith(CELL_PREFIX)]
+    grader_dir = os.path.dirname(os.path.abspath(__file__))
+    if frames and frames[-1] not in keep and not frames[-1].filename.startswith(grader_dir):
+        keep.append(frames[-1])  # where it failed inside a library, e.g. NumPy
+    lines = ["Traceback (your code):\n"]
+    for f in keep:
+        where = f.filename[len(CELL_PREFIX):-1] if f.filename.startswith(CELL_PREFIX) else f.filename
+        lines.append(f'  cell "{where}", line {f.lineno}, in {f.name}\n' if f.filename.startswith(
+            CELL_PREFIX) else f'  File "{where}", line {f.lineno}, in {f.name}\n')
+        if f.line:
+            lines.append(f"    {f.line.strip()}\n")
+    lines.extend(te.format_exception_only())
+    return "".join(lines)[-4000:]
+
+
+def _error(exc: BaseException) -> dict:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "traceback": _student_traceback(exc),
+        "not_implemented": isinstance(exc, NotImplementedError),
+        "shortcut": isinstance(exc, shortcuts.ShortcutError)
+        or (isinstance(exc, ImportError) and "is not allowed here" in str(exc)),
+    }
+
+
+class Worker:
+    def __init__(self, proto_in, proto_out, capture_path: str):
+        self.proto_in, self.proto_out = proto_in, proto_out
+        self.capture_path = capture_path
+        self.namespace: dict = {"__name__": "__answers__", "__builtins__": __builtins__}
+        self.cell_errors: dict[str, dict] = {}
+
+    def send(self, msg: dict) -> None:
+        msg["output"] = self._take_output()
+        self.proto_out.write(json.dumps(msg) + "\n")
+        self.proto_out.flush()
+
+    def _take_output(self) -> str:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(self.capture_path, "r+", encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+            fh.seek(0)
+            fh.truncate()
+        os.lseek(1, 0, os.SEEK_SET)
+        os.lseek(2, 0, os.SEEK_SET)
+        return text[-2000:]
+
+    def load(self, cells: list[dict], rules: dict, skip: list[str]) -> None:
+        shortcuts.install(shortcuts.Rules.from_json(rules))
+        for cell in cells:
+            name = cell["name"]
+            if name in skip:
+                continue
+            filename = f"{CELL_PREFIX}{name}>"
+            source = cell["source"]
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            self.send({"event": "cell_start", "cell": name})
+            try:
+                exec(compile(source, filename, "exec"), self.namespace)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too: a cell may call exit()
+                self.cell_errors[name] = _error(exc)
+            self.send({"event": "cell_done", "cell": name, "error": self.cell_errors.get(name)})
+        self.send({"event": "loaded", "cell_errors": self.cell_errors})
+
+    def lookup(self, name: str) -> dict:
+        if name not in self.namespace:
+            return {"ok": False, "missing": True}
+        value = self.namespace[name]
+        return {"ok": True, "callable": callable(value), "value": _wire.encode(value)}
+
+    def call(self, fn: str, args: list, kwargs: dict) -> dict:
+        if fn not in self.namespace:
+            return {"ok": False, "missing": True}
+        args = [_wire.decode(a) for a in args]
+        kwargs = {k: _wire.decode(v) for k, v in kwargs.items()}
+        try:
+            result = self.namespace[fn](*args, **kwargs)
+            encoded = _wire.encode(result)
+        except BaseException as exc:  # noqa: BLE001
+            return {"ok": False, "error": _error(exc)}
+        return {"ok": True, "result": encoded, "args_after": [_wire.encode(a) for a in args]}
+
+    def serve(self) -> None:
+        for line in self.proto_in:
+            req = json.loads(line)
+            op = req["op"]
+            if op == "load":
+                self.load(req["cells"], req["rules"], req.get("skip", []))
+            elif op == "call":
+                self.send(self.call(req["fn"], req["args"], req["kwargs"]))
+            elif op == "lookup":
+                self.send(self.lookup(req["name"]))
+            elif op == "exit":
+                break
+
+
+def main() -> None:
+    capture_path = sys.argv[1]
+    memory_mb = int(sys.argv[2])
+    if memory_mb > 0:
+        import resource
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    capture = os.open(capture_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+    Worker(proto_in, proto_out, capture_path).serve()
+    proto_out.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

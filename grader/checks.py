@@ -1,0 +1,345 @@
+"""Checks: a student's function against its reference, on Hypothesis-generated inputs.
+
+A check never trusts the student's process.  It talks to a *target* (the
+sandbox when grading, the live kernel for the student's own feedback) that
+can only call functions and hand back plain data; everything else (the
+reference, the comparison, the verdict) happens here.
+
+Grading is deterministic: derandomized Hypothesis, no example database, no
+deadline, a fixed number of examples per profile.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, reject, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Flaky
+
+from . import messages as msg
+from ._wire import Opaque
+from .sandbox import SandboxCrashed, SandboxTimeout
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message says why in plain words."""
+
+
+class _Abort(BaseException):
+    """Stop a property at once, without shrinking (a hang, a stub, a shortcut).
+
+    A BaseException, so Hypothesis does not catch it and shrink: shrinking a
+    ten-second timeout would take hours.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How hard to look: the public quick profile or the thorough hidden one."""
+    name: str
+    max_examples: int
+    budget_s: float  # a property that needs longer than this fails as too slow
+
+
+PROFILES = {
+    "quick": Profile("quick", max_examples=30, budget_s=90.0),
+    "thorough": Profile("thorough", max_examples=150, budget_s=240.0),
+}
+
+
+def hypothesis_settings(profile: Profile) -> settings:
+    return settings(max_examples=profile.max_examples, derandomize=True, database=None,
+                    deadline=None, suppress_health_check=list(HealthCheck),
+                    report_multiple_bugs=False, verbosity=Verbosity.quiet,
+                    phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
+
+
+@dataclasses.dataclass
+class Result:
+    check_id: str
+    passed: bool
+    message: str
+    examples: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Result":
+        return cls(**d)
+
+
+# --- comparisons --------------------------------------------------------------
+
+#: calls allowed to shrink a counterexample after the first failure
+SHRINK_CALLS = 150
+SHRINK_SECONDS = 5.0
+
+RTOL = 1e-9  # float64 throughout; FFT- or im2col-based answers stay far inside this
+
+
+def compare_array(expected: np.ndarray, actual, *, context: str) -> None:
+    if isinstance(actual, Opaque) or type(actual) is not np.ndarray:
+        raise CheckFailed(f"It must return a numpy.ndarray, but returned {msg.type_name(actual)}"
+                          f" ({actual!r:.200}).\n{context}")
+    if actual.dtype != expected.dtype:
+        raise CheckFailed(f"It returned an array of dtype {actual.dtype}; PyTorch returns "
+                          f"{expected.dtype} for {expected.dtype} inputs.\n{context}")
+    if actual.shape != expected.shape:
+        raise CheckFailed(f"Your output has shape {actual.shape}; PyTorch gives "
+                          f"{expected.shape}.\n{context}")
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    close = np.isclose(actual, expected, rtol=RTOL, atol=RTOL * scale, equal_nan=False)
+    if not close.all():
+        raise CheckFailed(
+            f"Your values differ from PyTorch's.\n{context}\nExpected (PyTorch): "
+            f"{msg.show_array(expected)}\nYours: {msg.show_array(actual)}\n"
+            + msg.first_difference(expected, actual, close))
+
+
+def _is_int(v) -> bool:
+    return (type(v) is int) or (isinstance(v, np.integer) and not isinstance(v, np.bool_))
+
+
+def compare_exact(expected, actual, *, context: str) -> None:
+    """Integers and tuples of integers, with their types."""
+    if isinstance(expected, tuple):
+        if type(actual) is not tuple or len(actual) != len(expected) or \
+                not all(_is_int(a) for a in actual):
+            raise CheckFailed(f"It must return a tuple of {len(expected)} ints, but returned "
+                              f"{actual!r:.200} ({msg.type_name(actual)}).\n{context}")
+    elif not _is_int(actual):
+        raise CheckFailed(f"It must return an int, but returned {actual!r:.200} "
+                          f"({msg.type_name(actual)}).\n{context}")
+    if tuple(int(a) for a in np.atleast_1d(actual)) != tuple(np.atleast_1d(expected).tolist()):
+        raise CheckFailed(f"Expected {expected!r}, got {actual!r}.\n{context}")
+
+
+COMPARE = {"array": compare_array, "exact": compare_exact}
+
+
+# --- the checks -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Check:
+    id: str
+    title: str
+
+    def run(self, target, profile: Profile) -> Result:
+        start = time.monotonic()
+        try:
+            with warnings.catch_warnings():  # stderr would zero a grade cell
+                warnings.simplefilter("ignore")
+                n = self._run(target, profile)
+        except _Abort as stop:
+            return Result(self.id, False, self._headline(False) + "\n" + stop.message, 0,
+                          time.monotonic() - start)
+        except CheckFailed as failure:
+            return Result(self.id, False, self._headline(False) + "\n" + str(failure), 0,
+                          time.monotonic() - start)
+        return Result(self.id, True, self._headline(True) + f" ({n} examples)", n,
+                      time.monotonic() - start)
+
+    def _headline(self, passed: bool) -> str:
+        return f"{'PASSED' if passed else 'FAILED'}: {self.title} [{self.id}]"
+
+    def _run(self, target, profile: Profile) -> int:
+        raise NotImplementedError
+
+
+def _preflight(target, name: str) -> None:
+    """Fail fast, with the real reason, when ``name`` cannot be called at all."""
+    outcome = target.lookup(name)
+    if outcome.missing:
+        errors = target.describe_cell_errors()
+        raise _Abort(f"`{name}` is not defined." + (f"\n{errors}" if errors else
+                     " Run the cell that defines it, and keep its name."))
+    if outcome.error is not None:
+        raise _Abort(f"`{name}` could not be inspected: {outcome.error.message}")
+    bad = target.shortcut_violations(name)
+    if bad:
+        raise _Abort(f"`{name}` uses a shortcut this exercise forbids "
+                     f"({target.rules.why}):\n" + "\n".join(f"  {v}" for v in bad))
+
+
+def _student_error(name: str, err, call: str) -> str:
+    if err.not_implemented:
+        raise _Abort(f"`{name}` is not implemented yet: it still raises NotImplementedError. "
+                     "Replace `raise NotImplementedError()` with your code.")
+    if err.shortcut:
+        raise _Abort(f"`{name}` uses a shortcut this exercise forbids: {err.message}\n"
+                     f"{err.traceback}")
+    return f"`{name}` raised {err.type}: {err.message}\n{call}\n{err.traceback}"
+
+
+@dataclasses.dataclass
+class PropertyCheck(Check):
+    """``function(*args, **kwargs)`` equals ``reference(*args, **kwargs)`` for generated args.
+
+    ``strategy`` draws ``(args, kwargs)``.  With ``raises`` set, every generated
+    call must raise that exception type instead (an invalid setting).
+    """
+    function: str = ""
+    reference: Callable = None
+    strategy: st.SearchStrategy = None
+    property: str = ""
+    compare: str = "array"
+    raises: type[Exception] | None = None
+    #: examples whose expected value fails this test are skipped (e.g. an all-padding window)
+    valid: Callable | None = None
+    examples: Sequence[tuple[tuple, dict]] = ()
+    #: profile -> number of examples, when a check needs a different budget
+    max_examples: dict = dataclasses.field(default_factory=dict)
+
+    def _run(self, target, profile: Profile) -> int:
+        _preflight(target, self.function)
+        count, start = 0, time.monotonic()
+        last_failure: list[str] = []
+        first_failure = [0, 0.0]
+        compare = COMPARE[self.compare]
+        n_examples = self.max_examples.get(profile.name, profile.max_examples)
+
+        def body(case):
+            nonlocal count
+            args, kwargs = case
+            elapsed = time.monotonic() - start
+            if elapsed > profile.budget_s:
+                if last_failure:
+                    raise _Abort(last_failure[-1] + "\n(The search for a smaller failing input "
+                                 "was stopped after %.0f s.)" % elapsed)
+                raise _Abort(f"`{self.function}` is too slow to grade: {count} examples took "
+                             f"{elapsed:.0f} s (limit {profile.budget_s:.0f} s for "
+                             f"{n_examples}).")
+            if last_failure and (count - first_failure[0] > SHRINK_CALLS or
+                                 time.monotonic() - first_failure[1] > SHRINK_SECONDS):
+                # Enough shrinking.  Only the message can depend on this stop, never the score.
+                raise _Abort(last_failure[-1])
+            count += 1
+            try:
+                self._one(target, args, kwargs, compare)
+            except CheckFailed as failure:
+                if not last_failure:
+                    first_failure[:] = [count, time.monotonic()]
+                last_failure.append(str(failure))
+                raise
+
+        test = given(self.strategy)(body)
+        for args, kwargs in self.examples:
+            test = example((args, kwargs))(test)
+        test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
+        try:
+            test()
+        except Flaky as err:
+            raise CheckFailed(f"`{self.function}` gave different results for the same input "
+                              f"(does it use randomness or global state?): {err}") from None
+        except BaseException as err:
+            # Hypothesis may wrap the failure in an ExceptionGroup-like container.
+            inner = getattr(err, "exceptions", None)
+            if inner and isinstance(inner[0], (CheckFailed, _Abort)):
+                raise inner[0] from None
+            raise
+        return count
+
+    def _one(self, target, args, kwargs, compare) -> None:
+        call = "Smallest failing call found:\n" + msg.show_call(self.function, self.reference,
+                                                                 args, kwargs)
+        expected = None
+        if self.raises is None:
+            expected = self.reference(*args, **kwargs)
+            if self.valid is not None and not self.valid(expected):
+                reject()
+        originals = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+        try:
+            out = target.call(self.function, args, kwargs)
+        except SandboxTimeout:
+            raise _Abort(f"`{self.function}` did not return within {target.call_timeout:g} s "
+                         f"(an infinite loop?).\n{call}") from None
+        except SandboxCrashed as err:
+            raise CheckFailed(f"`{self.function}` crashed the process running it: {err}.\n"
+                              f"{call}") from None
+        if out.missing:
+            raise _Abort(f"`{self.function}` is not defined.")
+        if out.error is not None:
+            if self.raises is not None and out.error.type == self.raises.__name__:
+                return
+            raise CheckFailed(_student_error(self.function, out.error, call))
+        if self.raises is not None:
+            raise CheckFailed(f"This setting is impossible, so `{self.function}` must raise "
+                              f"{self.raises.__name__} with a helpful message, but it returned "
+                              f"{out.value!r:.200}.\n{call}")
+        compare(expected, out.value, context=call)
+        for i, (before, after) in enumerate(zip(originals, out.args_after or [])):
+            if before is not None and isinstance(after, np.ndarray) and not (
+                    after.shape == before.shape and np.array_equal(after, before)):
+                name = msg.bind(self.reference, args, kwargs)[i][0]
+                raise CheckFailed(f"`{self.function}` changed its input `{name}` in place. "
+                                  "A function must not modify its arguments: copy first "
+                                  f"(for example with np.pad, which returns a new array).\n{call}")
+
+
+@dataclasses.dataclass
+class ValueCheck(Check):
+    """Named answers (quiz numbers) equal values computed by the references.
+
+    The expected value is not revealed on failure: that would give the answer away.
+    """
+    answers: dict = dataclasses.field(default_factory=dict)  # name -> zero-arg callable
+    hints: dict = dataclasses.field(default_factory=dict)    # name -> hint shown on failure
+
+    def _run(self, target, profile: Profile) -> int:
+        wrong, missing = [], []
+        for name, expected_fn in self.answers.items():
+            out = target.lookup(name)
+            if out.missing:
+                missing.append(f"`{name}`")
+                continue
+            value, expected = out.value, expected_fn()
+            if not _is_int(value):
+                wrong.append(f"`{name}` must be an int, but it is {value!r:.100} "
+                             f"({msg.type_name(value)}).")
+            elif int(value) != expected:
+                hint = self.hints.get(name)
+                wrong.append(f"`{name}` = {value!r} is not right." + (f" Hint: {hint}" if hint
+                                                                          else ""))
+        if missing:
+            errors = target.describe_cell_errors()
+            wrong.append(f"Not defined yet: {', '.join(missing)}." + (f"\n{errors}" if errors
+                                                                     else ""))
+        if wrong:
+            raise CheckFailed("\n".join(wrong))
+        return len(self.answers)
+
+
+@dataclasses.dataclass
+class ProblemSet:
+    """The checks of one problem set, by id, and the shortcut rules it enforces."""
+    id: str
+    notebook: str
+    checks: Iterable[Check]
+    rules: object = None
+
+    def __post_init__(self):
+        self.checks = {c.id: c for c in self.checks}
+
+    def __getitem__(self, check_id: str) -> Check:
+        try:
+            return self.checks[check_id]
+        except KeyError:
+            raise KeyError(f"problem set {self.id} has no check {check_id!r}; "
+                           f"it has {sorted(self.checks)}") from None
+
+    def check(self, check_id: str, profile: str = "quick") -> None:
+        """Run a check from a notebook cell against the functions defined in it."""
+        import sys
+        from .kernel import check_in_kernel
+        check_in_kernel(self, check_id, profile, sys._getframe(1).f_globals)

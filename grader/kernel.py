@@ -1,0 +1,116 @@
+"""Checks run from a notebook cell, inside the student's own kernel.
+
+This is feedback while working, not the grade: code in the kernel can patch
+anything.  The grade comes from ``grader.runner``, which runs the same checks
+against a sandbox.  During ``nbgrader autograde`` the grade cells therefore
+only print a note, and the nbgrader plugin writes the real result.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import io
+import os
+import signal
+import textwrap
+import threading
+import traceback
+
+from . import _wire
+from .checks import PROFILES, CheckFailed
+from .sandbox import Outcome, SandboxTimeout, StudentError
+from .shortcuts import Rules, scan, tripwires, ShortcutError
+
+#: Set by the nbgrader plugin while it grades out of process.
+OUTSIDE_KERNEL_MARKER = "CNN_COURSE_GRADED_OUTSIDE_KERNEL"
+GRADER_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _roundtrip(value):
+    """The value as the grader sees it from the sandbox (so both judge alike)."""
+    return _wire.decode(_wire.encode(value))
+
+
+def _error(exc: BaseException) -> StudentError:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(GRADER_DIR)]
+    tb = "Traceback (your code):\n" + "".join(traceback.format_list(frames)) + \
+        "".join(traceback.format_exception_only(type(exc), exc))
+    return StudentError(type(exc).__name__, str(exc), tb,
+                        not_implemented=isinstance(exc, NotImplementedError),
+                        shortcut=isinstance(exc, ShortcutError))
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise SandboxTimeout(f"no answer within {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class LocalTarget:
+    """Calls functions that live in a namespace of this process (the notebook's)."""
+
+    call_timeout = 30.0
+
+    def __init__(self, namespace: dict, rules: Rules | None = None):
+        self.namespace = namespace
+        self.rules = rules or Rules()
+
+    def lookup(self, name: str) -> Outcome:
+        if name not in self.namespace:
+            return Outcome(missing=True)
+        return Outcome(value=_roundtrip(self.namespace[name]))
+
+    def call(self, fn: str, args, kwargs) -> Outcome:
+        if fn not in self.namespace:
+            return Outcome(missing=True)
+        args = copy.deepcopy(list(args))
+        kwargs = copy.deepcopy(dict(kwargs))
+        sink = io.StringIO()
+        try:
+            with tripwires(self.rules), contextlib.redirect_stdout(sink), \
+                    contextlib.redirect_stderr(sink), _time_limit(self.call_timeout):
+                result = self.namespace[fn](*args, **kwargs)
+            return Outcome(value=_roundtrip(result), args_after=[_roundtrip(a) for a in args],
+                           output=sink.getvalue())
+        except SandboxTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the student's exception is the outcome
+            return Outcome(error=_error(exc), output=sink.getvalue())
+
+    def describe_cell_errors(self) -> str:
+        return ""
+
+    def shortcut_violations(self, name: str) -> list:
+        try:
+            source = textwrap.dedent(inspect.getsource(self.namespace[name]))
+        except (TypeError, OSError, KeyError):
+            return []
+        return scan(source, self.rules)
+
+
+def check_in_kernel(problem_set, check_id: str, profile: str, namespace: dict) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython and pytest hide this frame
+    check = problem_set[check_id]
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde" and \
+            os.environ.get(OUTSIDE_KERNEL_MARKER) == "1":
+        print(f"{check_id}: graded outside this kernel; the grader replaces this output.")
+        return
+    result = check.run(LocalTarget(namespace, problem_set.rules), PROFILES[profile])
+    if not result.passed:
+        raise CheckFailed(result.message)
+    print(result.message)

@@ -1,0 +1,168 @@
+"""Grade a notebook out of process: the one path to a grade.
+
+``nbgrader autograde`` (through ``grader.nbgrader_plugin``) and
+``pytest exercises/`` (through ``grader.pytest_support``) both use
+``NotebookGrader``: one sandbox per notebook, each check run once and cached,
+each grade cell's result made of the checks it calls.
+
+Command line, for instructors::
+
+    python -m grader.runner path/to/notebook.ipynb [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from . import notebook as nbio
+from .checks import PROFILES, Result
+from .sandbox import Sandbox
+from .shortcuts import NONE, scan
+
+
+def problem_set(ps_id: str):
+    """The ``ProblemSet`` defined in ``grader.problems.<ps_id>``."""
+    return importlib.import_module(f"grader.problems.{ps_id}").PROBLEM_SET
+
+
+@dataclasses.dataclass
+class CellResult:
+    grade_id: str
+    passed: bool
+    points: float
+    message: str
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class RemoteTarget:
+    """The interface checks use, backed by a sandbox holding the answer cells."""
+
+    def __init__(self, cells: list[tuple[str, str]], rules, **sandbox_options):
+        self.rules = rules
+        self.sandbox = Sandbox(cells, rules, **sandbox_options)
+        self.call_timeout = self.sandbox.call_timeout
+        self._violations = {}
+        for cell, source in cells:
+            for v in scan(source, rules):
+                v.what = f'{v.what} (answer cell "{cell}")'
+                self._violations.setdefault(v.where, []).append(v)
+
+    def call(self, fn, args, kwargs):
+        return self.sandbox.call(fn, args, kwargs)
+
+    def lookup(self, name):
+        return self.sandbox.lookup(name)
+
+    def shortcut_violations(self, name):
+        return self._violations.get(name, [])
+
+    def describe_cell_errors(self) -> str:
+        self.sandbox.ensure_started()
+        errs = self.sandbox.cell_errors
+        if not errs:
+            return ""
+        parts = []
+        for cell, err in errs.items():
+            if err.not_implemented:
+                parts.append(f'Answer cell "{cell}" still raises NotImplementedError '
+                             "(not implemented yet).")
+            else:
+                parts.append(f'Answer cell "{cell}" raised {err.type} when it ran:\n'
+                             f"{err.traceback}")
+        return "\n".join(parts)
+
+    def close(self):
+        self.sandbox.close()
+
+
+class NotebookGrader:
+    """Grades the grade cells of one notebook; results are cached per check."""
+
+    def __init__(self, nb, *, call_timeout: float = 10.0, cell_timeout: float = 30.0):
+        import torch
+        # Tiny float64 references run fastest on one thread, and graders may run in parallel.
+        torch.set_num_threads(1)
+        self.nb = nbio.read(nb) if isinstance(nb, (str, Path)) else nb
+        self.cells = nbio.grade_cells(self.nb)
+        ids = {c.problem_set for cell in self.cells for c in cell.calls}
+        if len(ids) > 1:
+            raise ValueError(f"a notebook must use one problem set, found {sorted(ids)}")
+        self.problem_set = problem_set(ids.pop()) if ids else None
+        rules = self.problem_set.rules if self.problem_set and self.problem_set.rules else NONE
+        self.target = RemoteTarget(nbio.answer_cells(self.nb), rules,
+                                   call_timeout=call_timeout, cell_timeout=cell_timeout)
+        self._results: dict[tuple[str, str], Result] = {}
+
+    def run_check(self, check_id: str, profile: str) -> Result:
+        key = (check_id, profile)
+        if key not in self._results:
+            check = self.problem_set[check_id]
+            with warnings.catch_warnings():  # reference warnings are not the student's
+                warnings.simplefilter("ignore")
+                self._results[key] = check.run(self.target, PROFILES[profile])
+        return self._results[key]
+
+    def grade_cell(self, grade_id: str) -> CellResult:
+        cell = next(c for c in self.cells if c.grade_id == grade_id)
+        start = time.monotonic()
+        results = [self.run_check(c.check_id, c.profile) for c in cell.calls]
+        passed = all(r.passed for r in results)
+        shown = results if passed else [r for r in results if not r.passed]
+        return CellResult(grade_id, passed, cell.points, "\n\n".join(r.message for r in shown),
+                          time.monotonic() - start)
+
+    def grade_all(self, progress=None) -> dict[str, CellResult]:
+        out = {}
+        for cell in self.cells:
+            out[cell.grade_id] = self.grade_cell(cell.grade_id)
+            if progress:
+                progress(out[cell.grade_id])
+        return out
+
+    def close(self):
+        self.target.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.runner", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+    with NotebookGrader(args.notebook) as grader:
+        def show(r: CellResult):
+            if not args.json:
+                mark = "ok  " if r.passed else "FAIL"
+                print(f"{mark} {r.grade_id:<28} {r.score:g}/{r.points:g}  ({r.seconds:.1f} s)",
+                      flush=True)
+        results = grader.grade_all(progress=show)
+    if args.json:
+        print(json.dumps({k: v.to_json() for k, v in results.items()}, indent=1))
+    else:
+        total = sum(r.score for r in results.values())
+        possible = sum(r.points for r in results.values())
+        print(f"score {total:g}/{possible:g}")
+    return 0 if all(r.passed for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Hypothesis strategies for valid configurations, in the form PyTorch accepts.
+
+Every strategy builds valid shapes directly instead of filtering with
+``assume``, so the reference never raises and no example is wasted.  Sizes are
+kept small: loop-based student code must stay fast, and small counterexamples
+are the readable ones.
+
+Each argument strategy returns ``(args, kwargs)``: a keyword is left out when
+its value is drawn as "use the default", so the defaults are tested too.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+@st.composite
+def arrays(draw, shape) -> np.ndarray:
+    """A float64 array of ``shape`` with values in quarters from -10 to 10.
+
+    Quarters are exact in binary, so results print readably, and fractional,
+    so code that truncates to int fails.  Negatives matter: max pooling pads
+    with -inf, not 0, which only shows with negative inputs.
+
+    Values come from a NumPy generator seeded by Hypothesis rather than one
+    draw per element: element-wise drawing made generation and shrinking ten
+    times slower.  Shrinking still simplifies: towards a sparse array with few
+    nonzeros, then towards seed 0.
+    """
+    size = int(np.prod(shape))
+    sparse = not draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-40, 41, size) / 4
+    if sparse:
+        nonzero = draw(st.integers(0, size))
+        keep = np.zeros(size, dtype=bool)
+        keep[rng.permutation(size)[:nonzero]] = True
+        values[~keep] = 0.0
+    return values.reshape(shape)
+
+
+def int_or_pair(lo: int, hi: int, *, pair: bool = True) -> st.SearchStrategy:
+    """An int, or (when ``pair``) an (h, w) tuple, as PyTorch accepts both."""
+    single = st.integers(lo, hi)
+    if not pair:
+        return single
+    return st.one_of(single, st.tuples(single, single))
+
+
+def as_pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _min_size(eff_kernel: int, pad: int) -> int:
+    return max(1, eff_kernel - 2 * pad)
+
+
+@st.composite
+def conv2d_args(draw, *, stride: bool = False, padding: bool = False, dilation: bool = False,
+                groups: bool = False, bias: bool | None = None, pairs: bool = True,
+                max_batch: int = 2, max_extent: int = 5):
+    """Arguments for ``conv2d(x, weight, bias, stride, padding, dilation, groups)``.
+
+    The flags switch features on; switched-off features are left at PyTorch's
+    defaults (and usually omitted).  ``bias=None`` lets Hypothesis choose.
+    """
+    kw: dict = {}
+    g = draw(st.integers(1, 3)) if groups else 1
+    cin = g * draw(st.integers(1, 2 if groups else 3))
+    cout = g * draw(st.integers(1, 2 if groups else 3))
+    kh, kw_ = as_pair(draw(int_or_pair(1, 4, pair=pairs)))
+    s = draw(int_or_pair(1, 3, pair=pairs)) if stride else 1
+    d = draw(int_or_pair(1, 3, pair=pairs)) if dilation else 1
+    if padding:
+        choices = [int_or_pair(0, 3, pair=pairs), st.just("valid")]
+        if as_pair(s) == (1, 1):  # PyTorch refuses 'same' with stride > 1
+            choices.append(st.just("same"))
+        p = draw(st.one_of(*choices))
+    else:
+        p = 0
+    ph, pw = (0, 0) if p in ("valid", "same") else as_pair(p)
+    dh, dw = as_pair(d)
+    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw_ - 1) + 1
+    if p == "same":
+        ph = pw = 0
+        min_h = min_w = 1
+    else:
+        min_h, min_w = _min_size(eff_h, ph), _min_size(eff_w, pw)
+    h = draw(st.integers(min_h, max(min_h, eff_h + max_extent)))
+    w = draw(st.integers(min_w, max(min_w, eff_w + max_extent)))
+    n = draw(st.integers(1, max_batch))
+    x = draw(arrays((n, cin, h, w)))
+    weight = draw(arrays((cout, cin // g, kh, kw_)))
+    use_bias = draw(st.booleans()) if bias is None else bias
+    if use_bias:
+        kw["bias"] = draw(arrays((cout,)))
+    for name, value, default in (("stride", s, 1), ("padding", p, 0), ("dilation", d, 1),
+                                 ("groups", g, 1)):
+        if value != default or draw(st.booleans()):
+            kw[name] = value
+    return (x, weight), kw
+
+
+@st.composite
+def pool2d_args(draw, kind: str, *, stride: bool = True, padding: bool = False,
+                dilation: bool = False, ceil_mode: bool = False, count_include_pad: bool = False,
+                max_extent: int = 6):
+    """Arguments for ``max_pool2d`` (``kind='max'``) or ``avg_pool2d`` (``kind='avg'``).
+
+    PyTorch's own constraints hold: padding is at most half the kernel, and the
+    padded input is at least one (dilated) window, so the output is never empty.
+    ``stride=None`` (or left out) means "stride = kernel_size", as in PyTorch.
+    """
+    kw: dict = {}
+    k = draw(int_or_pair(1, 4))
+    kh, kw_ = as_pair(k)
+    if stride:
+        s = draw(st.one_of(st.none(), int_or_pair(1, 3)))
+    else:
+        s = None
+    d = draw(int_or_pair(1, 2)) if (dilation and kind == "max") else 1
+    p = draw(st.tuples(st.integers(0, kh // 2), st.integers(0, kw_ // 2))) if padding else (0, 0)
+    if padding and p[0] == p[1] and draw(st.booleans()):
+        p = p[0]
+    ph, pw = as_pair(p)
+    dh, dw = as_pair(d)
+    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw_ - 1) + 1
+    h = draw(st.integers(_min_size(eff_h, ph), eff_h + max_extent))
+    w = draw(st.integers(_min_size(eff_w, pw), eff_w + max_extent))
+    n = draw(st.integers(1, 2))
+    c = draw(st.integers(1, 3))
+    x = draw(arrays((n, c, h, w)))
+    if s is not None:
+        kw["stride"] = s
+    elif draw(st.booleans()):
+        kw["stride"] = None
+    if p != 0 and p != (0, 0):
+        kw["padding"] = p
+    if d != 1:
+        kw["dilation"] = d
+    if ceil_mode:
+        kw["ceil_mode"] = draw(st.booleans())
+    if count_include_pad:
+        kw["count_include_pad"] = draw(st.booleans())
+    return (x, k), kw
+
+
+@st.composite
+def conv2d_single_args(draw, max_extent: int = 6):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h = draw(st.integers(kh, kh + max_extent))
+    w = draw(st.integers(kw, kw + max_extent))
+    return (draw(arrays((h, w))), draw(arrays((kh, kw)))), {}
+
+
+@st.composite
+def output_size_args(draw, *, valid: bool = True):
+    """``(n, kernel_size, stride, padding, dilation)`` for ``conv_output_size``.
+
+    With ``valid=False`` the setting is impossible: the dilated kernel is larger
+    than the padded input, the stride is below 1, or the padding is negative.
+    """
+    k = draw(st.integers(1, 7))
+    d = draw(st.integers(1, 4))
+    s = draw(st.integers(1, 5))
+    p = draw(st.integers(0, 4))
+    eff = d * (k - 1) + 1
+    if valid:
+        n = draw(st.integers(max(1, eff - 2 * p), eff + 40))
+        return _size_call(draw, n, k, s, p, d)
+    why = draw(st.sampled_from(["too_small", "stride", "padding"]))
+    if why == "too_small":
+        if eff - 2 * p - 1 < 1:
+            p = 0
+            k = max(k, 2)
+            eff = d * (k - 1) + 1
+        n = draw(st.integers(1, eff - 2 * p - 1))
+    elif why == "stride":
+        n = eff + draw(st.integers(0, 10))
+        s = draw(st.integers(-2, 0))
+    else:
+        n = eff + draw(st.integers(0, 10))
+        p = draw(st.integers(-3, -1))
+    return (n, k), {"stride": s, "padding": p, "dilation": d}
+
+
+def _size_call(draw, n, k, s, p, d):
+    kw = {}
+    for name, value, default in (("stride", s, 1), ("padding", p, 0), ("dilation", d, 1)):
+        if value != default or draw(st.booleans()):
+            kw[name] = value
+    return (n, k), kw
+
+
+@st.composite
+def same_padding_args(draw):
+    k = draw(st.integers(1, 9))
+    kw = {}
+    d = draw(st.integers(1, 4))
+    if d != 1 or draw(st.booleans()):
+        kw["dilation"] = d
+    return (k,), kw
+
+
+@st.composite
+def conv2d_param_count_args(draw):
+    g = draw(st.integers(1, 4))
+    cin, cout = g * draw(st.integers(1, 16)), g * draw(st.integers(1, 16))
+    k = draw(int_or_pair(1, 7))
+    kw = {}
+    b = draw(st.booleans())
+    if not b or draw(st.booleans()):
+        kw["bias"] = b
+    if g != 1 or draw(st.booleans()):
+        kw["groups"] = g
+    return (cin, cout, k), kw
+
+
+@st.composite
+def linear_param_count_args(draw):
+    kw = {}
+    b = draw(st.booleans())
+    if not b or draw(st.booleans()):
+        kw["bias"] = b
+    return (draw(st.integers(1, 5000)), draw(st.integers(1, 1000))), kw
+
+
+@st.composite
+def layer_stacks(draw, max_layers: int = 5):
+    """``(in_shape, layers)`` for ``flatten_size``: random conv/pool stacks that fit."""
+    c = draw(st.integers(1, 4))
+    h, w = draw(st.integers(8, 64)), draw(st.integers(8, 64))
+    in_shape = (c, h, w)
+    layers = []
+    for _ in range(draw(st.integers(1, max_layers))):
+        kind = draw(st.sampled_from(["conv2d", "conv2d", "max_pool2d", "avg_pool2d"]))
+        k = draw(int_or_pair(1, 5))
+        kh, kw_ = as_pair(k)
+        spec: dict = {"type": kind, "kernel_size": k}
+        if kind == "conv2d":
+            spec["out_channels"] = draw(st.integers(1, 32))
+            for name, lo, hi in (("stride", 1, 3), ("dilation", 1, 2)):
+                v = draw(st.integers(lo, hi))
+                if v != 1:
+                    spec[name] = v
+            pad = draw(st.integers(0, 2))
+            dh, dw = as_pair(spec.get("dilation", 1))
+            eff = (dh * (kh - 1) + 1, dw * (kw_ - 1) + 1)
+        else:
+            s = draw(st.one_of(st.none(), st.integers(1, 3)))
+            if s is not None:
+                spec["stride"] = s
+            pad = draw(st.integers(0, min(kh, kw_) // 2))
+            if kind == "max_pool2d" and draw(st.booleans()):
+                spec["ceil_mode"] = True
+            eff = (kh, kw_)
+        if pad:
+            spec["padding"] = pad
+        if h + 2 * pad < eff[0] or w + 2 * pad < eff[1]:
+            break  # this layer would not fit: stop the stack here
+        layers.append(spec)
+        h, w = _spatial_after(in_shape, layers)  # sizes from PyTorch, not from a formula
+    if not layers:
+        layers.append({"type": "conv2d", "out_channels": 4, "kernel_size": 1})
+    return (in_shape, layers), {}
+
+
+def _spatial_after(in_shape, layers) -> tuple[int, int]:
+    import torch
+    from .references import build_stack
+    c, h, w = in_shape
+    out = build_stack(c, layers)(torch.empty(1, c, h, w, device="meta"))
+    return int(out.shape[2]), int(out.shape[3])
