@@ -35,7 +35,7 @@ c.Autograde.autograde_preprocessors = [
 # A deleted check cell comes back and is graded like any other.
 c.OverwriteCells.add_missing_cells = True
 # Answer cells that never finish are interrupted; the grader has its own limits.
-c.Execute.timeout = 60
+c.Execute.timeout = 30
 
 # Feedback must not show the source of hidden tests.
 c.GenerateFeedback.preprocessors = [

@@ -51,7 +51,7 @@ class Profile:
 
 PROFILES = {
     "quick": Profile("quick", max_examples=30, budget_s=90.0),
-    "thorough": Profile("thorough", max_examples=150, budget_s=240.0),
+    "thorough": Profile("thorough", max_examples=100, budget_s=240.0),
 }
 
 
@@ -182,6 +182,19 @@ def _student_error(name: str, err, call: str) -> str:
     return f"`{name}` raised {err.type}: {err.message}\n{call}\n{err.traceback}"
 
 
+class _LazyCall:
+    """The call, printed only when a message needs it (printing arrays is slow)."""
+
+    def __init__(self, name, reference, args, kwargs):
+        self.parts = (name, reference, args, kwargs)
+
+    def __str__(self):
+        return "Smallest failing call found:\n" + msg.show_call(*self.parts)
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
 @dataclasses.dataclass
 class PropertyCheck(Check):
     """``function(*args, **kwargs)`` equals ``reference(*args, **kwargs)`` for generated args.
@@ -251,8 +264,7 @@ class PropertyCheck(Check):
         return count
 
     def _one(self, target, args, kwargs, compare) -> None:
-        call = "Smallest failing call found:\n" + msg.show_call(self.function, self.reference,
-                                                                 args, kwargs)
+        call = _LazyCall(self.function, self.reference, args, kwargs)
         expected = None
         if self.raises is None:
             expected = self.reference(*args, **kwargs)

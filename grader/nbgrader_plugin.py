@@ -60,8 +60,8 @@ class GradeOutOfProcess(NbGraderPreprocessor):
                 results = {}
                 for gid in by_id:
                     results[gid] = r = grader.grade_cell(gid)
-                    self.log.info("%s: %-26s %g/%g (%.1f s)", name, gid, r.score, r.points,
-                                  r.seconds)
+                    self.log.info("grader: %s %-26s %g/%g (%.1f s)", name, gid, r.score,
+                                  r.points, r.seconds)
         except Exception:  # a grader bug must not pass anyone, nor stop the class
             self.log.error("internal grader error on %s:\n%s", name, traceback.format_exc())
             results = None

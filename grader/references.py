@@ -78,6 +78,15 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
     return int(out.shape[2])
 
 
+def pool_output_size(n: int, kernel_size: int, stride=None, padding: int = 0, dilation: int = 1,
+                     ceil_mode: bool = False) -> int:
+    """The output length PyTorch's max_pool2d gives for an input of length ``n``."""
+    out = F.max_pool2d(torch.empty(1, 1, n, 1, device=_META), (kernel_size, 1),
+                       stride=None if stride is None else (stride, 1), padding=(padding, 0),
+                       dilation=(dilation, 1), ceil_mode=ceil_mode)
+    return int(out.shape[2])
+
+
 def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
     """(before, after) padding of PyTorch's ``padding='same'`` along one axis.
 

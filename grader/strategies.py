@@ -193,6 +193,23 @@ def _size_call(draw, n, k, s, p, d):
 
 
 @st.composite
+def pool_output_size_args(draw):
+    """``(n, kernel_size)`` and options for ``pool_output_size``, within PyTorch's limits."""
+    k = draw(st.integers(1, 6))
+    d = draw(st.integers(1, 3))
+    p = draw(st.integers(0, k // 2))
+    eff = d * (k - 1) + 1
+    n = draw(st.integers(max(1, eff - 2 * p), eff + 30))
+    kw = {}
+    s = draw(st.one_of(st.none(), st.integers(1, 4)))
+    for name, value, default in (("stride", s, None), ("padding", p, 0), ("dilation", d, 1)):
+        if value != default or draw(st.booleans()):
+            kw[name] = value
+    kw["ceil_mode"] = draw(st.booleans())
+    return (n, k), kw
+
+
+@st.composite
 def same_padding_args(draw):
     k = draw(st.integers(1, 9))
     kw = {}

@@ -90,6 +90,13 @@ CHECKS = [
           "equals torch.nn.functional.conv2d for any valid combination",
           stride=True, padding=True, dilation=True, groups=True),
     PropertyCheck(
+        "pool_output_size", "pool_output_size gives PyTorch's pooling output length",
+        function="pool_output_size", reference=R.pool_output_size,
+        strategy=S.pool_output_size_args(), compare="exact",
+        property="floor or ceil, with PyTorch's rule for a last window in the padding",
+        examples=[((5, 2), {"ceil_mode": True}), ((6, 3), {"stride": 2, "padding": 1,
+                                                            "ceil_mode": True})]),
+    PropertyCheck(
         "max_pool2d_basic", "max_pool2d with kernel and stride (default: the kernel size)",
         function="max_pool2d", reference=R.max_pool2d, strategy=S.pool2d_args("max"),
         property="equals torch.nn.functional.max_pool2d"),

@@ -1,0 +1,195 @@
+"""`cnn-course`: build the exercises, grade the sample class, print a gradebook.
+
+    cnn-course build            # solutions/ -> exercises/ with nbgrader
+    cnn-course build --check    # fail if exercises/ is stale
+    cnn-course demo             # build, autograde the sample class, feedback, gradebook
+    cnn-course gradebook --db sqlite:///gradebook.db
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from . import gradebook, notebook as nbio
+from .problems import AVAILABLE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _repo_root() -> Path:
+    if not (ROOT / "nbgrader_config.py").exists():
+        sys.exit(f"cnn-course: {ROOT} is not a checkout of the course (no nbgrader_config.py).")
+    return ROOT
+
+
+def _env() -> dict:
+    # nbgrader runs `alembic` from PATH: make sure it is this environment's.
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def nbgrader(*args, cwd: Path, quiet: bool = True, show=None) -> subprocess.CompletedProcess:
+    """Run an nbgrader command from ``cwd`` (where nbgrader_config.py is read)."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if show and show(line):
+            print("  " + line.rstrip(), flush=True)
+    proc.wait()
+    if proc.returncode != 0:
+        sys.stderr.write("".join(lines[-60:]))
+        raise SystemExit(f"cnn-course: `nbgrader {' '.join(args)}` failed "
+                         f"(exit {proc.returncode})")
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
+
+
+def build(release_dir: Path | None = None) -> Path:
+    """Generate the release of every problem set; returns the release folder."""
+    root = _repo_root()
+    release = release_dir or root / "exercises"
+    db = root / "build" / "release-gradebook.db"
+    db.parent.mkdir(exist_ok=True)
+    for ps in AVAILABLE:
+        print(f"building {ps}: solutions/{ps} -> {release.relative_to(root) if release.is_relative_to(root) else release}/{ps}", flush=True)
+        nbgrader("generate_assignment", ps, "--force", f"--CourseDirectory.release_directory={release}",
+                 f"--CourseDirectory.db_url=sqlite:///{db}", "--log-level=WARN", cwd=root)
+    return release
+
+
+def stale_files(expected: Path, actual: Path) -> list[str]:
+    """Files that differ between two release folders (notebooks compared as JSON)."""
+    diffs = []
+    names = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()} | \
+        {p.relative_to(actual) for p in actual.rglob("*") if p.is_file()}
+    for rel in sorted(names):
+        if "__pycache__" in rel.parts or ".ipynb_checkpoints" in rel.parts:
+            continue
+        a, b = expected / rel, actual / rel
+        if not (a.exists() and b.exists()):
+            diffs.append(f"{rel}: only in {'the fresh build' if a.exists() else 'exercises/'}")
+        elif rel.suffix == ".ipynb":
+            if nbformat.read(a, 4) != nbformat.read(b, 4):
+                diffs.append(f"{rel}: differs from a fresh build")
+        elif not filecmp.cmp(a, b, shallow=False):
+            diffs.append(f"{rel}: differs from a fresh build")
+    return diffs
+
+
+def check_release() -> list[str]:
+    root = _repo_root()
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = build(Path(tmp) / "release")
+        return stale_files(fresh, root / "exercises")
+
+
+def _load_sample_class(ps: str):
+    root = _repo_root()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    path = root / "tests" / "sample_class" / f"{ps}.py"
+    spec = importlib.util.spec_from_file_location(f"tests.sample_class.{ps}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.STUDENTS
+
+
+def make_course(course: Path, students_by_ps: dict) -> None:
+    """A fresh nbgrader course folder whose submitted/ holds the given students."""
+    root = _repo_root()
+    if course.exists():
+        shutil.rmtree(course)
+    (course / "submitted").mkdir(parents=True)
+    for ps, students in students_by_ps.items():
+        src_dir = root / "solutions" / ps
+        nb_name = next(p.name for p in src_dir.glob("*.ipynb"))
+        solution = nbio.read(src_dir / nb_name)
+        release = nbio.read(root / "exercises" / ps / nb_name)
+        for sub in students:
+            dest = course / "submitted" / sub.student / ps
+            dest.mkdir(parents=True)
+            nbformat.write(sub.build(solution, release), dest / nb_name)
+
+
+def course_args(course: Path) -> list[str]:
+    root = _repo_root()
+    return [f"--CourseDirectory.root={course}",
+            f"--CourseDirectory.source_directory={root / 'solutions'}",
+            "--CourseDirectory.release_directory=release"]
+
+
+def _progress(line: str) -> bool:
+    return ("grader:" in line or "Autograding" in line or "ERROR" in line
+            or "generating feedback" in line.lower())
+
+
+def grade_course(course: Path, assignments, show=_progress) -> None:
+    root = _repo_root()
+    for ps in assignments:
+        nbgrader("generate_assignment", ps, "--force", *course_args(course), "--log-level=WARN",
+                 cwd=root)
+        nbgrader("autograde", ps, "--force", *course_args(course), cwd=root, show=show)
+        nbgrader("generate_feedback", ps, "--force", *course_args(course), "--log-level=WARN",
+                 cwd=root)
+
+
+def demo(out: Path) -> int:
+    root = _repo_root()
+    start = time.monotonic()
+    build()
+    students = {ps: _load_sample_class(ps) for ps in AVAILABLE}
+    make_course(out, students)
+    n = sum(len(s) for s in students.values())
+    print(f"\nautograding {n} sample submissions in {out} (one sandbox per notebook)", flush=True)
+    grade_course(out, AVAILABLE)
+    db = f"sqlite:///{out / 'gradebook.db'}"
+    table = gradebook.rows(db)
+    about = {s.student: s.about for subs in students.values() for s in subs}
+    print(f"\ngradebook ({db}):\n")
+    print(gradebook.format_table(table, about))
+    print(f"\nfeedback: {out / 'feedback'}    ({time.monotonic() - start:.0f} s in all)")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="cnn-course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="generate exercises/ from solutions/ with nbgrader")
+    b.add_argument("--check", action="store_true", help="only report whether exercises/ is stale")
+    d = sub.add_parser("demo", help="build, then autograde the bundled sample class")
+    d.add_argument("--out", type=Path, default=ROOT / "build" / "demo-course")
+    g = sub.add_parser("gradebook", help="print a gradebook as a table")
+    g.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        if args.check:
+            stale = check_release()
+            for line in stale:
+                print("stale:", line)
+            print("exercises/ is up to date" if not stale else
+                  "exercises/ is stale: run `cnn-course build` and commit the result")
+            return 1 if stale else 0
+        build()
+        return 0
+    if args.command == "demo":
+        return demo(args.out.resolve())
+    print(gradebook.format_table(gradebook.rows(args.db)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

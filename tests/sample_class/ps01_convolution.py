@@ -1,0 +1,103 @@
+"""The bundled sample class for problem set 1.
+
+`cnn-course demo` (the README's main command) autogrades these students with
+nbgrader, and `tests/test_nbgrader_grading.py` asserts every expected score.
+Each student is the model solution, the untouched release, or a realistic
+variation; ``failing`` lists the check cells that must score 0.
+"""
+from __future__ import annotations
+
+from grader.submissions import Submission, delete_cell, mutate, replace_cell_source
+
+from tests.catalog.ps01_convolution import ANSWERS, CONV_CELLS, MUTANTS
+
+ALL_CHECK_CELLS = frozenset({
+    "conv_output_size_values", "conv_output_size_errors", "same_padding", "conv2d_single",
+    *CONV_CELLS, "conv2d_all", "pool_output_size", "max_pool2d_basic", "max_pool2d_padding", "avg_pool2d_basic",
+    "avg_pool2d_padding", "conv2d_param_count", "linear_param_count", "flatten_size",
+    "quiz_1x1", "quiz_5x5", "quiz_3x3"})
+_by_name = {m.student: m for m in MUTANTS}
+
+
+def _edit_and_delete(nb):
+    # Deletes one check cell and rewrites another to always pass: both come back.
+    delete_cell(nb, "conv2d_groups")
+    replace_cell_source(nb, "conv2d_stride", "print('all good!')")
+
+
+_RAISES = mutate(ANSWERS, "conv2d_answer", "(sh, sw), (dh, dw) = _pair(stride), _pair(dilation)",
+                 "(sh, sw), (dh, dw) = (stride, stride), (dilation, dilation)  # ints only")
+
+_LOOPS_FOREVER = mutate(ANSWERS, "conv2d_answer", "    x, weight = np.asarray(x), np.asarray(weight)\n",
+                        "    x, weight = np.asarray(x), np.asarray(weight)\n"
+                        "    i = 0\n    while i < x.shape[2]:\n        pass  # forgot i += 1\n")
+
+_NOISY = mutate(ANSWERS, "conv2d_answer", "    x, weight = np.asarray(x), np.asarray(weight)\n",
+                "    import sys, warnings\n"
+                "    warnings.warn('conv2d: debugging output', RuntimeWarning)\n"
+                "    print('conv2d called with', x.shape, file=sys.stderr)\n"
+                "    x, weight = np.asarray(x), np.asarray(weight)\n")
+
+_CHEAT = dict(ANSWERS)
+_CHEAT["conv2d_answer"] = '''
+import numpy
+import numpy.testing
+import builtins
+
+# Make every comparison pass... in this process.
+numpy.testing.assert_allclose = lambda *a, **k: None
+numpy.allclose = lambda *a, **k: True
+numpy.array_equal = lambda *a, **k: True
+
+class _Yes(Exception):
+    pass
+builtins.AssertionError = _Yes
+try:
+    import grader.checks
+    grader.checks.compare_array = lambda *a, **k: None
+    import grader.problems.ps01_convolution as ps
+    ps.check = lambda *a, **k: print("passed!")
+except Exception:
+    pass
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return numpy.zeros((1, 1, 1, 1))
+'''
+
+STUDENTS = [
+    Submission("ada_complete", "the model solution"),
+    Submission("ben_untouched", "the release, untouched", base="release",
+               failing=ALL_CHECK_CELLS),
+    Submission("cho_flipped", "flips the kernel (true convolution)",
+               answers=_by_name["flipped_kernel"].answers,
+               failing=frozenset(CONV_CELLS) | {"conv2d_all"}),
+    Submission("dev_pooling", "max pooling pads with zeros; avg ignores count_include_pad",
+               answers=mutate(_by_name["max_pool_zero_padding"].answers, "avg_pool2d_answer",
+                              "(padded_area if count_include_pad else (h1 - h0) * (w1 - w0))",
+                              "padded_area"),
+               failing=frozenset({"max_pool2d_padding", "avg_pool2d_padding"})),
+    Submission("eve_halfway", "did sections 1-3 and the quiz, left the rest", base="release",
+               answers={k: ANSWERS[k] for k in ("conv_output_size_answer", "same_padding_answer",
+                                                "conv2d_single_answer", "param_count_answer",
+                                                "quiz_answers")},
+               failing=ALL_CHECK_CELLS - {"conv_output_size_values", "conv_output_size_errors",
+                                          "same_padding", "conv2d_single", "conv2d_param_count",
+                                          "linear_param_count", "quiz_1x1", "quiz_5x5",
+                                          "quiz_3x3"}),
+    Submission("finn_raises", "conv2d raises TypeError on (h, w) strides and dilations",
+               answers=_RAISES,
+               failing=frozenset({"conv2d_stride", "conv2d_dilation", "conv2d_all"})),
+    Submission("gus_loops_forever", "conv2d never returns", answers=_LOOPS_FOREVER,
+               failing=frozenset(CONV_CELLS) | {"conv2d_all"}),
+    Submission("hana_noisy", "correct, but prints to stderr and warns on every call",
+               answers=_NOISY),
+    Submission("ivan_edits_cells", "correct, deletes one check cell and rewrites another",
+               edit=_edit_and_delete),
+    Submission("jo_monkeypatch", "wrong conv2d, monkeypatches numpy.testing and the grader",
+               answers=_CHEAT, failing=frozenset(CONV_CELLS) | {"conv2d_all"}),
+]
