@@ -45,7 +45,7 @@ def encode(obj, _depth: int = 0):
         if obj.dtype.kind not in _PLAIN_NUMPY_KINDS:
             return {"__object__": f"numpy.ndarray of dtype {obj.dtype}", "repr": ""}
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(obj), allow_pickle=False)
+        np.save(buf, obj if obj.flags.c_contiguous else obj.copy(order="C"), allow_pickle=False)
         return {"__ndarray__": base64.b64encode(buf.getvalue()).decode("ascii")}
     if isinstance(obj, np.generic) and t.__module__ == "numpy" and obj.dtype.kind in _PLAIN_NUMPY_KINDS:
         return {"__npscalar__": encode(np.asarray(obj), _depth + 1)}

@@ -10,8 +10,36 @@ its value is drawn as "use the default", so the defaults are tested too.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import strategies as _st
+
+
+class _CachedStrategies:
+    """``st`` with memoized constructors.
+
+    Composite strategies below build small strategies on every draw; Hypothesis
+    validates each new strategy object, which made generation several times
+    slower than the checks themselves.  Strategies are immutable, so reuse them.
+    """
+
+    def __getattr__(self, name):
+        ctor = getattr(_st, name)
+        if name in ("composite",):
+            return ctor
+        cached = functools.lru_cache(maxsize=None)(ctor)
+
+        def make(*args, **kwargs):
+            try:
+                return cached(*args, **kwargs)
+            except TypeError:  # unhashable arguments
+                return ctor(*args, **kwargs)
+        setattr(self, name, make)
+        return make
+
+
+st = _CachedStrategies()
 
 @st.composite
 def arrays(draw, shape) -> np.ndarray:
@@ -39,7 +67,8 @@ def arrays(draw, shape) -> np.ndarray:
     return values.reshape(shape)
 
 
-def int_or_pair(lo: int, hi: int, *, pair: bool = True) -> st.SearchStrategy:
+@functools.lru_cache(maxsize=None)
+def int_or_pair(lo: int, hi: int, *, pair: bool = True) -> _st.SearchStrategy:
     """An int, or (when ``pair``) an (h, w) tuple, as PyTorch accepts both."""
     single = st.integers(lo, hi)
     if not pair:

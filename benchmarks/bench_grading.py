@@ -1,0 +1,141 @@
+"""How expensive is grading?  Ratios measured side by side, in one run.
+
+    python benchmarks/bench_grading.py [--students 3] [--repeat 3]
+
+Prints:
+1. `nbgrader autograde` seconds per submission (the model solution), against
+   the floor: executing a notebook that only imports numpy and torch;
+2. the out-of-process grader alone on that notebook (quick and thorough profiles);
+3. `pytest exercises/ps01_convolution` on a correct notebook;
+4. the solution's NumPy conv2d against torch.nn.functional.conv2d on the CPU,
+   for a ResNet-sized layer (1x64x56x56, 3x3, 64->64).
+
+Not a test: timings on shared machines are noisy, ratios less so.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader import notebook as nbio  # noqa: E402
+from grader.cli import _env, grade_course, make_course  # noqa: E402
+from grader.device import describe_device  # noqa: E402
+from grader.runner import NotebookGrader  # noqa: E402
+from grader.submissions import Submission  # noqa: E402
+
+PS = "ps01_convolution"
+
+
+def timed(fn, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def floor_notebook_seconds(repeat: int) -> float:
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy, torch")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return timed(lambda: NotebookClient(nb, timeout=120, kernel_name="python3").execute(),
+                 repeat)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--students", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    os.environ["PATH"] = _env()["PATH"]
+    solution = nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")
+    release = nbio.read(ROOT / "exercises" / PS / "convolution.ipynb")
+    correct = Submission("x", "model solution").build(solution, release)
+    print(f"cnn-course grading benchmark ({describe_device()}, {os.cpu_count()} CPUs)\n")
+
+    floor = floor_notebook_seconds(args.repeat)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        make_course(course, {PS: [Submission(f"s{i}", "model solution")
+                                  for i in range(args.students)]})
+        t = time.perf_counter()
+        grade_course(course, [PS], show=None)
+        # grade_course also runs generate_assignment and generate_feedback once each
+        per_submission = (time.perf_counter() - t) / args.students
+
+    quick = timed(lambda: _grade(correct, hidden=False))
+    thorough = timed(lambda: _grade(nbio.read(ROOT / "solutions" / PS / "convolution.ipynb"),
+                                    hidden=True))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ex = Path(tmp) / PS
+        shutil.copytree(ROOT / "exercises" / PS, ex)
+        nbformat.write(correct, ex / "convolution.ipynb")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ex)]
+        pytest_s = timed(lambda: subprocess.run(cmd, cwd=tmp, capture_output=True, check=True))
+
+    rows = [
+        ("floor: run a notebook that imports numpy+torch", floor, 1.0),
+        ("nbgrader autograde, per submission (incl. hidden)", per_submission, per_submission / floor),
+        ("out-of-process grader, public checks", quick, quick / floor),
+        ("out-of-process grader, public + hidden checks", thorough, thorough / floor),
+        ("pytest exercises/ps01_convolution (correct)", pytest_s, pytest_s / floor),
+    ]
+    print(f"{'grading':<52} {'seconds':>8} {'x floor':>8}")
+    for name, s, ratio in rows:
+        print(f"{name:<52} {s:8.2f} {ratio:8.2f}")
+
+    conv_benchmark(args.repeat)
+
+
+def _grade(nb, hidden: bool):
+    with NotebookGrader(nb) as g:
+        results = g.grade_all()
+    assert all(r.passed for r in results.values())
+
+
+def conv_benchmark(repeat: int) -> None:
+    import torch
+    import torch.nn.functional as F
+    ns: dict = {}
+    exec("import numpy as np", ns)
+    solution = nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")
+    for gid, src in nbio.answer_cells(solution):
+        exec(src, ns)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 64, 56, 56))
+    w = rng.standard_normal((64, 64, 3, 3))
+    flops = 2 * 64 * 64 * 9 * 56 * 56
+    torch.set_num_threads(os.cpu_count() or 1)
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+    rows = [
+        ("solution conv2d (NumPy einsum, float64)", lambda: ns["conv2d"](x, w, padding=1)),
+        ("torch F.conv2d float64", lambda: F.conv2d(xt, wt, padding=1)),
+        ("torch F.conv2d float32", lambda: F.conv2d(xt.float(), wt.float(), padding=1)),
+    ]
+    assert np.allclose(rows[0][1](), rows[1][1]().numpy())
+    times = [(name, timed(fn, repeat)) for name, fn in rows]
+    base = times[1][1]
+    print(f"\n{'conv2d 1x64x56x56, 3x3, 64->64, padding 1':<52} {'ms':>8} {'GFLOP/s':>8} "
+          f"{'x torch64':>9}")
+    for name, s in times:
+        print(f"{name:<52} {1000 * s:8.1f} {flops / s / 1e9:8.1f} {s / base:9.2f}")
+
+
+if __name__ == "__main__":
+    main()

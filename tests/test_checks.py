@@ -1,0 +1,142 @@
+"""Checks: readable failures, strict types, determinism, and the in-kernel path."""
+from __future__ import annotations
+
+import io
+import contextlib
+
+import numpy as np
+import pytest
+
+from grader.checks import PROFILES, CheckFailed
+from grader.kernel import OUTSIDE_KERNEL_MARKER, LocalTarget
+from grader.problems.ps01_convolution import PROBLEM_SET
+from grader.runner import RemoteTarget
+from grader.shortcuts import FROM_SCRATCH
+from tests.catalog.ps01_convolution import ANSWERS
+
+QUICK = PROFILES["quick"]
+
+
+def _remote(**replace):
+    cells = [("setup", "import numpy as np")] + list({**ANSWERS, **replace}.items())
+    return RemoteTarget(cells, FROM_SCRATCH)
+
+
+def _run(check_id, **replace):
+    target = _remote(**replace)
+    try:
+        return PROBLEM_SET[check_id].run(target, QUICK)
+    finally:
+        target.close()
+
+
+def _conv_returning(expr: str) -> str:
+    return ANSWERS["conv2d_answer"] + f"\n\n_real = conv2d\n\ndef conv2d(*a, **k):\n    return {expr}\n"
+
+
+def test_failure_message_shows_shrunk_call_expected_actual_and_index():
+    flipped = ANSWERS["conv2d_answer"].replace(
+        'np.einsum("ncijhw,ocij->nohw", xs, ws)', 'np.einsum("ncijhw,ocij->nohw", xs, ws[..., ::-1, ::-1])')
+    r = _run("conv2d_basic", conv2d_answer=flipped)
+    assert not r.passed
+    for part in ("conv2d without stride", "Smallest failing call found:", "conv2d(x, weight)",
+                 "x = array of shape", "Expected (PyTorch):", "Yours:", "First difference at index"):
+        assert part in r.message, r.message
+    # shrunk: the counterexample is tiny, so it is printed in full
+    assert "too large to print" not in r.message
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("_real(*a, **k).tolist()", "must return a numpy.ndarray, but returned list"),
+    ("_real(*a, **k).astype(np.float32)", "dtype float32"),
+    ("_real(*a, **k)[:, :, :1]", "shape"),
+    ("type('Eq', (), {'__eq__': lambda s, o: True})()", "must return a numpy.ndarray"),
+    ("np.asarray(_real(*a, **k), dtype=object)", "must return a numpy.ndarray"),
+])
+def test_wrong_type_dtype_shape_and_fake_equality_are_rejected(expr, words):
+    r = _run("conv2d_basic", conv2d_answer=_conv_returning(expr))
+    assert not r.passed and words in r.message, r.message
+
+
+def test_a_crash_fails_with_the_students_own_traceback():
+    r = _run("conv2d_basic", conv2d_answer=_conv_returning("[][1]"))
+    assert not r.passed
+    assert "raised IndexError" in r.message and 'cell "conv2d_answer"' in r.message
+
+
+def test_exact_checks_reject_floats_and_bools():
+    bad = ANSWERS["param_count_answer"].replace(
+        "return in_features * out_features + (out_features if bias else 0)",
+        "return float(in_features * out_features + (out_features if bias else 0))")
+    r = _run("linear_param_count", param_count_answer=bad)
+    assert not r.passed and "must return an int" in r.message
+
+
+def test_quiz_failures_do_not_reveal_the_answer():
+    bad = ANSWERS["quiz_answers"].replace("quiz_1x1_params = conv2d_param_count(64, 128, 1)",
+                                          "quiz_1x1_params = 8192")
+    r = _run("quiz_1x1", quiz_answers=bad)
+    assert not r.passed and "8192" in r.message and "8320" not in r.message
+
+
+def test_grading_is_deterministic():
+    wrong = ANSWERS["max_pool2d_answer"].replace("constant_values=-np.inf", "constant_values=0.0")
+    first = _run("max_pool2d_padding", max_pool2d_answer=wrong)
+    second = _run("max_pool2d_padding", max_pool2d_answer=wrong)
+    assert not first.passed
+    assert (first.passed, first.message) == (second.passed, second.message)
+
+
+def test_hang_is_reported_without_waiting_for_every_example():
+    hang = _conv_returning("(lambda: [None for _ in iter(int, 1)])()")
+    r = _run("conv2d_basic", conv2d_answer=hang)
+    assert not r.passed and "did not return within" in r.message
+    assert r.seconds < 30
+
+
+# --- the in-kernel path: feedback while the student works ----------------------
+
+
+def _namespace(**replace):
+    ns: dict = {}
+    exec("import numpy as np", ns)
+    for source in {**ANSWERS, **replace}.values():
+        exec(source, ns)
+    return ns
+
+
+def test_in_kernel_check_passes_and_prints_nothing_to_stderr():
+    ns = _namespace()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        PROBLEM_SET["conv2d_stride"].run(LocalTarget(ns, FROM_SCRATCH), QUICK)
+        exec("from grader.problems.ps01_convolution import check\ncheck('conv2d_stride')", ns)
+    assert "PASSED" in out.getvalue() and err.getvalue() == ""
+
+
+def test_in_kernel_check_raises_a_readable_failure():
+    ns = _namespace(conv2d_answer=_conv_returning("_real(*a, **k) + 1"))
+    with pytest.raises(CheckFailed, match="First difference at index"):
+        exec("from grader.problems.ps01_convolution import check\ncheck('conv2d_basic')", ns)
+
+
+def test_in_kernel_tripwires_catch_library_calls():
+    import torch
+    import torch.nn.functional as F
+    ns = _namespace()
+    ns.update(torch=torch, F=F)
+    exec("def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n"
+         "    t = lambda a: None if a is None else torch.as_tensor(a)\n"
+         "    return F.conv2d(t(x), t(weight), t(bias), stride, padding, dilation, groups).numpy()\n",
+         ns)
+    r = PROBLEM_SET["conv2d_basic"].run(LocalTarget(ns, FROM_SCRATCH), QUICK)
+    assert not r.passed and "shortcut" in r.message
+    assert F.conv2d.__name__ == "conv2d"  # restored afterwards
+
+
+def test_during_autograde_the_kernel_defers_to_the_out_of_process_grader(monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv(OUTSIDE_KERNEL_MARKER, "1")
+    ns = {}  # nothing defined: the kernel must not even try
+    exec("from grader.problems.ps01_convolution import check\ncheck('conv2d_basic')", ns)
+    assert "graded outside this kernel" in capsys.readouterr().out

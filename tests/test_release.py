@@ -1,0 +1,55 @@
+"""exercises/ is generated from solutions/ by nbgrader, and it works for students."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from grader.cli import check_release
+from tests.conftest import ROOT
+
+
+def test_exercises_are_not_stale():
+    stale = check_release()
+    assert not stale, ("exercises/ differs from `nbgrader generate_assignment` on solutions/: "
+                       "run `cnn-course build` and commit.\n" + "\n".join(stale))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises").rglob("*.ipynb"))
+                         + sorted((ROOT / "solutions").rglob("*.ipynb")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_stored_without_outputs(path):
+    nb = nbformat.read(path, 4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+
+
+def test_release_has_no_solutions_or_hidden_tests():
+    for path in (ROOT / "exercises").rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", 'profile="thorough"'):
+                assert marker not in text, f"{path}: {marker}"
+
+
+def _pytest(target, cwd):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run([sys.executable, "-m", "pytest", str(target), "-q", "-p",
+                           "no:cacheprovider"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_pytest_exercises_fails_with_not_implemented(tmp_path):
+    proc = _pytest(ROOT / "exercises", cwd=tmp_path)  # any working directory
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "not implemented yet" in proc.stdout
+    assert "failed" in proc.stdout.splitlines()[-1]
+
+
+def test_pytest_solutions_passes(tmp_path):
+    proc = _pytest(ROOT / "solutions", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
