@@ -18,9 +18,8 @@ import threading
 import traceback
 
 from . import _wire
-from .checks import PROFILES, CheckFailed
 from .sandbox import Outcome, SandboxTimeout, StudentError
-from .shortcuts import Rules, scan, tripwires, ShortcutError
+from .shortcuts import Rules, ShortcutError, scan, tripwires
 
 #: Set by the nbgrader plugin while it grades out of process.
 OUTSIDE_KERNEL_MARKER = "CNN_COURSE_GRADED_OUTSIDE_KERNEL"
@@ -104,13 +103,15 @@ class LocalTarget:
 
 
 def check_in_kernel(problem_set, check_id: str, profile: str, namespace: dict) -> None:
+    """Run one check against the notebook's namespace; ``problem_set`` is a zero-arg callable."""
     __tracebackhide__ = True  # noqa: F841 - IPython and pytest hide this frame
-    check = problem_set[check_id]
     if os.environ.get("NBGRADER_EXECUTION") == "autograde" and \
             os.environ.get(OUTSIDE_KERNEL_MARKER) == "1":
         print(f"{check_id}: graded outside this kernel; the grader replaces this output.")
         return
-    result = check.run(LocalTarget(namespace, problem_set.rules), PROFILES[profile])
+    from .checks import PROFILES, CheckFailed
+    ps = problem_set()
+    result = ps[check_id].run(LocalTarget(namespace, ps.rules), PROFILES[profile])
     if not result.passed:
         raise CheckFailed(result.message)
     print(result.message)

@@ -52,10 +52,15 @@ class Submission:
         nb = copy.deepcopy(release_nb)
         sources = solution_answers(solution_nb) if self.base == "solution" else {}
         sources.update(self.answers)
+        written = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution_nb.cells
+                   if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {})
+                   .get("solution")} if self.base == "solution" else {}
         for cell in nb.cells:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid in sources and cell.cell_type == "code":
                 cell.source = sources[gid]
+            elif gid in written and cell.cell_type == "markdown":
+                cell.source = written[gid]  # the written answer, too
         if self.edit is not None:
             self.edit(nb)
         return nb

@@ -90,3 +90,13 @@ def test_deleted_check_cell_is_restored(graded):
     nb = nbio.read(course / "autograded" / "ivan_edits_cells" / PS / "convolution.ipynb")
     ids = {c.grade_id for c in nbio.grade_cells(nb)}
     assert {"conv2d_groups", "conv2d_stride"} <= ids
+
+
+def test_gradebook_table_lists_every_student(graded, capsys):
+    from grader.cli import main
+    for course in graded["_courses"]:
+        assert main(["gradebook", "--db", f"sqlite:///{course / 'gradebook.db'}"]) == 0
+    out = capsys.readouterr().out
+    for student in EVERYONE:
+        assert student.student in out
+    assert "auto score" in out

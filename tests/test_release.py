@@ -53,3 +53,23 @@ def test_pytest_exercises_fails_with_not_implemented(tmp_path):
 def test_pytest_solutions_passes(tmp_path):
     proc = _pytest(ROOT / "solutions", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_nbgrader_validate_accepts_a_correct_notebook(tmp_path, ps01_solution, ps01_release):
+    from grader.cli import _env
+    from grader.submissions import Submission
+    nb = Submission("v", "model solution").build(ps01_solution, ps01_release)
+    nbformat.write(nb, tmp_path / "convolution.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "convolution.ipynb"],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-3000:]
+
+
+def test_every_check_cell_calls_known_checks_and_every_check_is_used(ps01_solution):
+    from grader import notebook as nbio
+    from grader.problems.ps01_convolution import PROBLEM_SET
+    calls = [c for cell in nbio.grade_cells(ps01_solution) for c in cell.calls]
+    used = {c.check_id for c in calls}
+    assert used == set(PROBLEM_SET.checks)
+    assert all(c.problem_set == "ps01_convolution" for c in calls)
+    assert {c.profile for c in calls} == {"quick", "thorough"}

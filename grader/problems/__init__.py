@@ -5,3 +5,31 @@ inputs from ``grader.strategies``, expected values from ``grader.references``.
 """
 
 AVAILABLE = ("ps01_convolution",)
+
+
+def lazy_problem_set(module_name: str, build):
+    """``(check, __getattr__)`` for a problem-set module whose checks are built lazily.
+
+    ``PROBLEM_SET`` becomes a module attribute on first access (PEP 562), and
+    ``check(check_id, profile="quick")`` runs a check from a notebook cell.
+    """
+    import sys
+
+    cache = {}
+
+    def problem_set():
+        if "ps" not in cache:
+            cache["ps"] = build()
+        return cache["ps"]
+
+    def check(check_id: str, profile: str = "quick") -> None:
+        __tracebackhide__ = True  # noqa: F841
+        from ..kernel import check_in_kernel
+        check_in_kernel(problem_set, check_id, profile, sys._getframe(1).f_globals)
+
+    def __getattr__(name):
+        if name == "PROBLEM_SET":
+            return problem_set()
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return check, __getattr__

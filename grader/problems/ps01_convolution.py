@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import references as R
-from .. import strategies as S
-from ..checks import ProblemSet, PropertyCheck, ValueCheck
-from ..shortcuts import FROM_SCRATCH
+from . import lazy_problem_set
 
 # The worked example of seed 003: a 5x5 input and a 3x3 kernel.
 SEED_IMAGE = np.array([[3, 3, 2, 1, 0],
@@ -35,7 +32,6 @@ CIFAR_NET = ((3, 32, 32), [dict(type="conv2d", out_channels=6, kernel_size=5),
                            dict(type="max_pool2d", kernel_size=2),
                            dict(type="conv2d", out_channels=16, kernel_size=5),
                            dict(type="max_pool2d", kernel_size=2)])
-assert R.flatten_size(*MNIST_NET) == 500 and R.flatten_size(*CIFAR_NET) == 400
 
 
 def _no_empty_window(expected: np.ndarray) -> bool:
@@ -44,110 +40,118 @@ def _no_empty_window(expected: np.ndarray) -> bool:
     return bool(np.isfinite(expected).all())
 
 
-def _conv(id, title, prop, **features):
-    return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
-                         strategy=S.conv2d_args(**features), property=prop)
+def build():
+    """The problem set.  Built on first use: torch and Hypothesis load only then."""
+    from .. import references as R
+    from .. import strategies as S
+    from ..checks import ProblemSet, PropertyCheck, ValueCheck
+    from ..shortcuts import FROM_SCRATCH
+
+    def _conv(id, title, prop, **features):
+        return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
+                             strategy=S.conv2d_args(**features), property=prop)
+
+    return ProblemSet("ps01_convolution", "convolution.ipynb", rules=FROM_SCRATCH, checks=[
+        PropertyCheck(
+            "conv_output_size_values", "conv_output_size gives PyTorch's output length",
+            function="conv_output_size", reference=R.conv_output_size,
+            strategy=S.output_size_args(valid=True), compare="exact",
+            property="floor((n + 2p - d(k-1) - 1)/s) + 1 for every valid setting",
+            examples=[((7, 3), {}), ((7, 3), {"stride": 2}), ((7, 3), {"stride": 3}),
+                      ((28, 3), {}), ((32, 3), {"padding": 1})]),
+        PropertyCheck(
+            "conv_output_size_errors", "conv_output_size refuses impossible settings",
+            function="conv_output_size", reference=R.conv_output_size,
+            strategy=S.output_size_args(valid=False), raises=ValueError,
+            property="a kernel larger than the padded input, stride < 1 or negative padding "
+                     "raises ValueError"),
+        PropertyCheck(
+            "same_padding", "same_padding matches PyTorch's padding='same'",
+            function="same_padding", reference=R.same_padding, strategy=S.same_padding_args(),
+            compare="exact",
+            property="(before, after) with the extra pixel after, for odd and even kernels"),
+        PropertyCheck(
+            "conv2d_single", "conv2d_single computes a valid 2-D cross-correlation",
+            function="conv2d_single", reference=R.conv2d_single,
+            strategy=S.conv2d_single_args(), property="equals conv2d on one channel",
+            examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
+        _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias",
+              "equals torch.nn.functional.conv2d on batches of multi-channel inputs", bias=False),
+        _conv("conv2d_bias", "conv2d adds one bias per output channel",
+              "equals torch.nn.functional.conv2d with a bias", bias=True),
+        _conv("conv2d_stride", "conv2d with int and (h, w) strides",
+              "equals torch.nn.functional.conv2d for strides 1-3", stride=True),
+        _conv("conv2d_padding", "conv2d with int, (h, w), 'valid' and 'same' padding",
+              "equals torch.nn.functional.conv2d with zero padding", padding=True),
+        _conv("conv2d_dilation", "conv2d with dilation",
+              "equals torch.nn.functional.conv2d for dilations 1-3", dilation=True),
+        _conv("conv2d_groups", "conv2d with groups",
+              "equals torch.nn.functional.conv2d for groups dividing both channel counts",
+              groups=True),
+        _conv("conv2d_all", "conv2d with every option at once",
+              "equals torch.nn.functional.conv2d for any valid combination",
+              stride=True, padding=True, dilation=True, groups=True),
+        PropertyCheck(
+            "pool_output_size", "pool_output_size gives PyTorch's pooling output length",
+            function="pool_output_size", reference=R.pool_output_size,
+            strategy=S.pool_output_size_args(), compare="exact",
+            property="floor or ceil, with PyTorch's rule for a last window in the padding",
+            examples=[((5, 2), {"ceil_mode": True}), ((6, 3), {"stride": 2, "padding": 1,
+                                                                "ceil_mode": True})]),
+        PropertyCheck(
+            "max_pool2d_basic", "max_pool2d with kernel and stride (default: the kernel size)",
+            function="max_pool2d", reference=R.max_pool2d, strategy=S.pool2d_args("max"),
+            property="equals torch.nn.functional.max_pool2d"),
+        PropertyCheck(
+            "max_pool2d_padding", "max_pool2d with padding, dilation and ceil_mode",
+            function="max_pool2d", reference=R.max_pool2d,
+            strategy=S.pool2d_args("max", padding=True, dilation=True, ceil_mode=True),
+            property="equals torch.nn.functional.max_pool2d; padding counts as -inf",
+            valid=_no_empty_window),
+        PropertyCheck(
+            "avg_pool2d_basic", "avg_pool2d with kernel and stride (default: the kernel size)",
+            function="avg_pool2d", reference=R.avg_pool2d, strategy=S.pool2d_args("avg"),
+            property="equals torch.nn.functional.avg_pool2d"),
+        PropertyCheck(
+            "avg_pool2d_padding", "avg_pool2d with padding, ceil_mode and count_include_pad",
+            function="avg_pool2d", reference=R.avg_pool2d,
+            strategy=S.pool2d_args("avg", padding=True, ceil_mode=True, count_include_pad=True),
+            property="equals torch.nn.functional.avg_pool2d, including its divisor rules"),
+        PropertyCheck(
+            "conv2d_param_count", "conv2d_param_count equals nn.Conv2d's parameter count",
+            function="conv2d_param_count", reference=R.conv2d_param_count,
+            strategy=S.conv2d_param_count_args(), compare="exact",
+            property="weights (with groups) plus biases",
+            examples=[((64, 128, 1), {}), ((10, 6, 5), {"bias": False}), ((3, 64, 3), {})]),
+        PropertyCheck(
+            "linear_param_count", "linear_param_count equals nn.Linear's parameter count",
+            function="linear_param_count", reference=R.linear_param_count,
+            strategy=S.linear_param_count_args(), compare="exact",
+            property="weights plus biases", examples=[((500, 10), {})]),
+        PropertyCheck(
+            "flatten_size", "flatten_size gives the input size of the first Linear layer",
+            function="flatten_size", reference=R.flatten_size, strategy=S.layer_stacks(),
+            compare="exact", property="equals the numel of the output of the same stack in PyTorch",
+            examples=[(MNIST_NET, {}), (CIFAR_NET, {})]),
+        ValueCheck(
+            "quiz_1x1", "Quiz: a 1x1 convolution from 64 to 128 channels",
+            answers={"quiz_1x1_depth": lambda: 128,
+                     "quiz_1x1_params": lambda: R.conv2d_param_count(64, 128, 1)},
+            hints={"quiz_1x1_params": "each filter has one weight per input channel, plus a bias."}),
+        ValueCheck(
+            "quiz_5x5", "Quiz: six 5x5 filters on ten input channels",
+            answers={"quiz_5x5_weights": lambda: R.conv2d_param_count(10, 6, 5, bias=False),
+                     "quiz_5x5_params": lambda: R.conv2d_param_count(10, 6, 5)},
+            hints={"quiz_5x5_weights": "a filter spans all input channels: 5*5*10 weights each."}),
+        ValueCheck(
+            "quiz_3x3", "Quiz: a 3x3 convolution from 3 to 64 channels on 32x32",
+            answers={"quiz_3x3_params": lambda: R.conv2d_param_count(3, 64, 3),
+                     "quiz_3x3_size_valid": lambda: R.conv_output_size(32, 3),
+                     "quiz_3x3_size_same": lambda: R.conv_output_size(32, 3, padding=1)},
+            hints={"quiz_3x3_size_valid": "no padding, stride 1: o = n - k + 1."}),
+])
 
 
-CHECKS = [
-    PropertyCheck(
-        "conv_output_size_values", "conv_output_size gives PyTorch's output length",
-        function="conv_output_size", reference=R.conv_output_size,
-        strategy=S.output_size_args(valid=True), compare="exact",
-        property="floor((n + 2p - d(k-1) - 1)/s) + 1 for every valid setting",
-        examples=[((7, 3), {}), ((7, 3), {"stride": 2}), ((7, 3), {"stride": 3}),
-                  ((28, 3), {}), ((32, 3), {"padding": 1})]),
-    PropertyCheck(
-        "conv_output_size_errors", "conv_output_size refuses impossible settings",
-        function="conv_output_size", reference=R.conv_output_size,
-        strategy=S.output_size_args(valid=False), raises=ValueError,
-        property="a kernel larger than the padded input, stride < 1 or negative padding "
-                 "raises ValueError"),
-    PropertyCheck(
-        "same_padding", "same_padding matches PyTorch's padding='same'",
-        function="same_padding", reference=R.same_padding, strategy=S.same_padding_args(),
-        compare="exact",
-        property="(before, after) with the extra pixel after, for odd and even kernels"),
-    PropertyCheck(
-        "conv2d_single", "conv2d_single computes a valid 2-D cross-correlation",
-        function="conv2d_single", reference=R.conv2d_single,
-        strategy=S.conv2d_single_args(), property="equals conv2d on one channel",
-        examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
-    _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias",
-          "equals torch.nn.functional.conv2d on batches of multi-channel inputs", bias=False),
-    _conv("conv2d_bias", "conv2d adds one bias per output channel",
-          "equals torch.nn.functional.conv2d with a bias", bias=True),
-    _conv("conv2d_stride", "conv2d with int and (h, w) strides",
-          "equals torch.nn.functional.conv2d for strides 1-3", stride=True),
-    _conv("conv2d_padding", "conv2d with int, (h, w), 'valid' and 'same' padding",
-          "equals torch.nn.functional.conv2d with zero padding", padding=True),
-    _conv("conv2d_dilation", "conv2d with dilation",
-          "equals torch.nn.functional.conv2d for dilations 1-3", dilation=True),
-    _conv("conv2d_groups", "conv2d with groups",
-          "equals torch.nn.functional.conv2d for groups dividing both channel counts",
-          groups=True),
-    _conv("conv2d_all", "conv2d with every option at once",
-          "equals torch.nn.functional.conv2d for any valid combination",
-          stride=True, padding=True, dilation=True, groups=True),
-    PropertyCheck(
-        "pool_output_size", "pool_output_size gives PyTorch's pooling output length",
-        function="pool_output_size", reference=R.pool_output_size,
-        strategy=S.pool_output_size_args(), compare="exact",
-        property="floor or ceil, with PyTorch's rule for a last window in the padding",
-        examples=[((5, 2), {"ceil_mode": True}), ((6, 3), {"stride": 2, "padding": 1,
-                                                            "ceil_mode": True})]),
-    PropertyCheck(
-        "max_pool2d_basic", "max_pool2d with kernel and stride (default: the kernel size)",
-        function="max_pool2d", reference=R.max_pool2d, strategy=S.pool2d_args("max"),
-        property="equals torch.nn.functional.max_pool2d"),
-    PropertyCheck(
-        "max_pool2d_padding", "max_pool2d with padding, dilation and ceil_mode",
-        function="max_pool2d", reference=R.max_pool2d,
-        strategy=S.pool2d_args("max", padding=True, dilation=True, ceil_mode=True),
-        property="equals torch.nn.functional.max_pool2d; padding counts as -inf",
-        valid=_no_empty_window),
-    PropertyCheck(
-        "avg_pool2d_basic", "avg_pool2d with kernel and stride (default: the kernel size)",
-        function="avg_pool2d", reference=R.avg_pool2d, strategy=S.pool2d_args("avg"),
-        property="equals torch.nn.functional.avg_pool2d"),
-    PropertyCheck(
-        "avg_pool2d_padding", "avg_pool2d with padding, ceil_mode and count_include_pad",
-        function="avg_pool2d", reference=R.avg_pool2d,
-        strategy=S.pool2d_args("avg", padding=True, ceil_mode=True, count_include_pad=True),
-        property="equals torch.nn.functional.avg_pool2d, including its divisor rules"),
-    PropertyCheck(
-        "conv2d_param_count", "conv2d_param_count equals nn.Conv2d's parameter count",
-        function="conv2d_param_count", reference=R.conv2d_param_count,
-        strategy=S.conv2d_param_count_args(), compare="exact",
-        property="weights (with groups) plus biases",
-        examples=[((64, 128, 1), {}), ((10, 6, 5), {"bias": False}), ((3, 64, 3), {})]),
-    PropertyCheck(
-        "linear_param_count", "linear_param_count equals nn.Linear's parameter count",
-        function="linear_param_count", reference=R.linear_param_count,
-        strategy=S.linear_param_count_args(), compare="exact",
-        property="weights plus biases", examples=[((500, 10), {})]),
-    PropertyCheck(
-        "flatten_size", "flatten_size gives the input size of the first Linear layer",
-        function="flatten_size", reference=R.flatten_size, strategy=S.layer_stacks(),
-        compare="exact", property="equals the numel of the output of the same stack in PyTorch",
-        examples=[(MNIST_NET, {}), (CIFAR_NET, {})]),
-    ValueCheck(
-        "quiz_1x1", "Quiz: a 1x1 convolution from 64 to 128 channels",
-        answers={"quiz_1x1_depth": lambda: 128,
-                 "quiz_1x1_params": lambda: R.conv2d_param_count(64, 128, 1)},
-        hints={"quiz_1x1_params": "each filter has one weight per input channel, plus a bias."}),
-    ValueCheck(
-        "quiz_5x5", "Quiz: six 5x5 filters on ten input channels",
-        answers={"quiz_5x5_weights": lambda: R.conv2d_param_count(10, 6, 5, bias=False),
-                 "quiz_5x5_params": lambda: R.conv2d_param_count(10, 6, 5)},
-        hints={"quiz_5x5_weights": "a filter spans all input channels: 5*5*10 weights each."}),
-    ValueCheck(
-        "quiz_3x3", "Quiz: a 3x3 convolution from 3 to 64 channels on 32x32",
-        answers={"quiz_3x3_params": lambda: R.conv2d_param_count(3, 64, 3),
-                 "quiz_3x3_size_valid": lambda: R.conv_output_size(32, 3),
-                 "quiz_3x3_size_same": lambda: R.conv_output_size(32, 3, padding=1)},
-        hints={"quiz_3x3_size_valid": "no padding, stride 1: o = n - k + 1."}),
-]
-
-PROBLEM_SET = ProblemSet("ps01_convolution", "convolution.ipynb", CHECKS, rules=FROM_SCRATCH)
-check = PROBLEM_SET.check
+# `from grader.problems.ps01_convolution import check` in a notebook stays cheap:
+# during autograde the kernel only prints a note, without importing torch.
+check, __getattr__ = lazy_problem_set(__name__, build)
