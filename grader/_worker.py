@@ -16,7 +16,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402  (imported before any student code)
+import numpy as np  # noqa: E402,F401 - loaded before any student code can shadow or patch it
 
 from grader import _wire, shortcuts  # noqa: E402
 

@@ -148,7 +148,7 @@ def grade_course(course: Path, assignments, show=_progress) -> None:
 
 
 def demo(out: Path) -> int:
-    root = _repo_root()
+    _repo_root()
     start = time.monotonic()
     build()
     students = {ps: _load_sample_class(ps) for ps in AVAILABLE}

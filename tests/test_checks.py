@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import contextlib
 
-import numpy as np
 import pytest
 
 from grader.checks import PROFILES, CheckFailed
