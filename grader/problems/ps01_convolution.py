@@ -149,7 +149,7 @@ def build():
                      "quiz_3x3_size_valid": lambda: R.conv_output_size(32, 3),
                      "quiz_3x3_size_same": lambda: R.conv_output_size(32, 3, padding=1)},
             hints={"quiz_3x3_size_valid": "no padding, stride 1: o = n - k + 1."}),
-])
+    ])
 
 
 # `from grader.problems.ps01_convolution import check` in a notebook stays cheap:
