@@ -40,7 +40,7 @@ def _env() -> dict:
     return env
 
 
-def nbgrader(*args, cwd: Path, quiet: bool = True, show=None) -> subprocess.CompletedProcess:
+def nbgrader(*args, cwd: Path, show=None) -> subprocess.CompletedProcess:
     """Run an nbgrader command from ``cwd`` (where nbgrader_config.py is read)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
@@ -65,8 +65,9 @@ def build(release_dir: Path | None = None) -> Path:
     db = root / "build" / "release-gradebook.db"
     db.parent.mkdir(exist_ok=True)
     for ps in AVAILABLE:
-        print(f"building {ps}: solutions/{ps} -> {release.relative_to(root) if release.is_relative_to(root) else release}/{ps}", flush=True)
-        nbgrader("generate_assignment", ps, "--force", f"--CourseDirectory.release_directory={release}",
+        print(f"building {ps}: solutions/{ps} -> {release / ps}", flush=True)
+        nbgrader("generate_assignment", ps, "--force",
+                 f"--CourseDirectory.release_directory={release}",
                  f"--CourseDirectory.db_url=sqlite:///{db}", "--log-level=WARN", cwd=root)
     return release
 

@@ -21,11 +21,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .kernel import OUTSIDE_KERNEL_MARKER
+from .notebook import nbgrader_meta
 from .runner import NotebookGrader
-
-
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def _passed_output(text: str) -> NotebookNode:
@@ -56,18 +53,16 @@ class GradeOutOfProcess(NbGraderPreprocessor):
         name = resources.get("unique_key", "notebook")
         try:
             with NotebookGrader(nb) as grader:
-                by_id = {c.grade_id: c for c in grader.cells}
-                results = {}
-                for gid in by_id:
-                    results[gid] = r = grader.grade_cell(gid)
-                    self.log.info("grader: %s %-26s %g/%g (%.1f s)", name, gid, r.score,
-                                  r.points, r.seconds)
+                results = grader.grade_all(progress=lambda r: self.log.info(
+                    "grader: %s %-26s %g/%g (%.1f s)", name, r.grade_id, r.score, r.points,
+                    r.seconds))
         except Exception:  # a grader bug must not pass anyone, nor stop the class
             self.log.error("internal grader error on %s:\n%s", name, traceback.format_exc())
             results = None
         for cell in nb.cells:
-            gid = _nbgrader(cell).get("grade_id")
-            if not (_nbgrader(cell).get("grade") and cell.cell_type == "code"):
+            meta = nbgrader_meta(cell)
+            gid = meta.get("grade_id")
+            if not (meta.get("grade") and cell.cell_type == "code"):
                 continue
             if results is None:
                 if "grader.problems." in cell.source:

@@ -32,7 +32,8 @@ def read(path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
-def _nbgrader(cell) -> dict:
+def nbgrader_meta(cell) -> dict:
+    """The cell's nbgrader metadata (empty for cells nbgrader does not manage)."""
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
@@ -48,7 +49,7 @@ def answer_cells(nb) -> list[tuple[str, str]]:
     """
     out = []
     for i, cell in enumerate(nb.cells):
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if cell.cell_type != "code" or meta.get("grade"):
             continue
         grade_id = meta.get("grade_id") or f"cell-{i}"
@@ -87,7 +88,7 @@ def grade_cells(nb) -> list[GradeCell]:
     """Autograded test cells that call grader checks, in notebook order."""
     out = []
     for cell in nb.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             calls = parse_calls(cell.source)
             if calls:

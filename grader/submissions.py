@@ -25,6 +25,12 @@ def solution_answers(solution_nb) -> dict[str, str]:
             if not gid.startswith(nbio.SETUP_PREFIX)}
 
 
+def written_answers(solution_nb) -> dict[str, str]:
+    """The model's written (markdown) answers, by grade id."""
+    return {nbio.nbgrader_meta(c)["grade_id"]: c.source for c in solution_nb.cells
+            if c.cell_type == "markdown" and nbio.nbgrader_meta(c).get("solution")}
+
+
 def mutate(answers: dict[str, str], cell: str, old: str, new: str, count: int = 1) -> dict:
     """A copy of ``answers`` with ``old`` replaced by ``new`` in one cell (must occur)."""
     src = answers[cell]
@@ -52,11 +58,9 @@ class Submission:
         nb = copy.deepcopy(release_nb)
         sources = solution_answers(solution_nb) if self.base == "solution" else {}
         sources.update(self.answers)
-        written = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution_nb.cells
-                   if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {})
-                   .get("solution")} if self.base == "solution" else {}
+        written = written_answers(solution_nb) if self.base == "solution" else {}
         for cell in nb.cells:
-            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            gid = nbio.nbgrader_meta(cell).get("grade_id")
             if gid in sources and cell.cell_type == "code":
                 cell.source = sources[gid]
             elif gid in written and cell.cell_type == "markdown":
@@ -67,11 +71,10 @@ class Submission:
 
 
 def delete_cell(nb, grade_id: str) -> None:
-    nb.cells = [c for c in nb.cells
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != grade_id]
+    nb.cells = [c for c in nb.cells if nbio.nbgrader_meta(c).get("grade_id") != grade_id]
 
 
 def replace_cell_source(nb, grade_id: str, source: str) -> None:
     for c in nb.cells:
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+        if nbio.nbgrader_meta(c).get("grade_id") == grade_id:
             c.source = source

@@ -51,6 +51,12 @@ def build():
         return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
                              strategy=S.conv2d_args(**features), property=prop)
 
+    def _pool(kind, id, title, prop, valid=None, **features):
+        fn = f"{kind}_pool2d"
+        return PropertyCheck(id, title, function=fn, reference=getattr(R, fn),
+                             strategy=S.pool2d_args(kind, **features), property=prop,
+                             valid=valid)
+
     return ProblemSet("ps01_convolution", "convolution.ipynb", rules=FROM_SCRATCH, checks=[
         PropertyCheck(
             "conv_output_size_values", "conv_output_size gives PyTorch's output length",
@@ -98,25 +104,19 @@ def build():
             property="floor or ceil, with PyTorch's rule for a last window in the padding",
             examples=[((5, 2), {"ceil_mode": True}), ((6, 3), {"stride": 2, "padding": 1,
                                                                 "ceil_mode": True})]),
-        PropertyCheck(
-            "max_pool2d_basic", "max_pool2d with kernel and stride (default: the kernel size)",
-            function="max_pool2d", reference=R.max_pool2d, strategy=S.pool2d_args("max"),
-            property="equals torch.nn.functional.max_pool2d"),
-        PropertyCheck(
-            "max_pool2d_padding", "max_pool2d with padding, dilation and ceil_mode",
-            function="max_pool2d", reference=R.max_pool2d,
-            strategy=S.pool2d_args("max", padding=True, dilation=True, ceil_mode=True),
-            property="equals torch.nn.functional.max_pool2d; padding counts as -inf",
-            valid=_no_empty_window),
-        PropertyCheck(
-            "avg_pool2d_basic", "avg_pool2d with kernel and stride (default: the kernel size)",
-            function="avg_pool2d", reference=R.avg_pool2d, strategy=S.pool2d_args("avg"),
-            property="equals torch.nn.functional.avg_pool2d"),
-        PropertyCheck(
-            "avg_pool2d_padding", "avg_pool2d with padding, ceil_mode and count_include_pad",
-            function="avg_pool2d", reference=R.avg_pool2d,
-            strategy=S.pool2d_args("avg", padding=True, ceil_mode=True, count_include_pad=True),
-            property="equals torch.nn.functional.avg_pool2d, including its divisor rules"),
+        _pool("max", "max_pool2d_basic",
+              "max_pool2d with kernel and stride (default: the kernel size)",
+              "equals torch.nn.functional.max_pool2d"),
+        _pool("max", "max_pool2d_padding", "max_pool2d with padding, dilation and ceil_mode",
+              "equals torch.nn.functional.max_pool2d; padding counts as -inf",
+              valid=_no_empty_window, padding=True, dilation=True, ceil_mode=True),
+        _pool("avg", "avg_pool2d_basic",
+              "avg_pool2d with kernel and stride (default: the kernel size)",
+              "equals torch.nn.functional.avg_pool2d"),
+        _pool("avg", "avg_pool2d_padding",
+              "avg_pool2d with padding, ceil_mode and count_include_pad",
+              "equals torch.nn.functional.avg_pool2d, including its divisor rules",
+              padding=True, ceil_mode=True, count_include_pad=True),
         PropertyCheck(
             "conv2d_param_count", "conv2d_param_count equals nn.Conv2d's parameter count",
             function="conv2d_param_count", reference=R.conv2d_param_count,

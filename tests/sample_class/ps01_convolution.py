@@ -7,15 +7,12 @@ variation; ``failing`` lists the check cells that must score 0.
 """
 from __future__ import annotations
 
+from grader import notebook as nbio
 from grader.submissions import Submission, delete_cell, mutate, replace_cell_source
 
-from tests.catalog.ps01_convolution import ANSWERS, CONV_CELLS, MUTANTS
+from tests.catalog.ps01_convolution import ANSWERS, CONV_CELLS, MUTANTS, SOLUTION
 
-ALL_CHECK_CELLS = frozenset({
-    "conv_output_size_values", "conv_output_size_errors", "same_padding", "conv2d_single",
-    *CONV_CELLS, "conv2d_all", "pool_output_size", "max_pool2d_basic", "max_pool2d_padding", "avg_pool2d_basic",
-    "avg_pool2d_padding", "conv2d_param_count", "linear_param_count", "flatten_size",
-    "quiz_1x1", "quiz_5x5", "quiz_3x3"})
+ALL_CHECK_CELLS = frozenset(c.grade_id for c in nbio.grade_cells(SOLUTION))
 _by_name = {m.student: m for m in MUTANTS}
 
 
