@@ -99,17 +99,23 @@ class Worker:
         value = self.namespace[name]
         return {"ok": True, "callable": callable(value), "value": _wire.encode(value)}
 
-    def call(self, fn: str, args: list, kwargs: dict) -> dict:
+    def call(self, fn: str, args: list, kwargs: dict, count_lines: bool = False) -> dict:
         if fn not in self.namespace:
             return {"ok": False, "missing": True}
         args = [_wire.decode(a) for a in args]
         kwargs = {k: _wire.decode(v) for k, v in kwargs.items()}
+        counter = shortcuts.LineCounter(lambda f: f.startswith(CELL_PREFIX))
         try:
-            result = self.namespace[fn](*args, **kwargs)
+            if count_lines:
+                with counter:
+                    result = self.namespace[fn](*args, **kwargs)
+            else:
+                result = self.namespace[fn](*args, **kwargs)
             encoded = _wire.encode(result)
         except BaseException as exc:  # noqa: BLE001
             return {"ok": False, "error": _error(exc)}
-        return {"ok": True, "result": encoded, "args_after": [_wire.encode(a) for a in args]}
+        return {"ok": True, "result": encoded, "args_after": [_wire.encode(a) for a in args],
+                "lines": counter.lines if count_lines else None}
 
     def serve(self) -> None:
         for line in self.proto_in:
@@ -118,7 +124,8 @@ class Worker:
             if op == "load":
                 self.load(req["cells"], req["rules"], req.get("skip", []))
             elif op == "call":
-                self.send(self.call(req["fn"], req["args"], req["kwargs"]))
+                self.send(self.call(req["fn"], req["args"], req["kwargs"],
+                                    req.get("count_lines", False)))
             elif op == "lookup":
                 self.send(self.lookup(req["name"]))
             elif op == "exit":

@@ -11,6 +11,7 @@ deadline, a fixed number of examples per profile.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from typing import Callable, Iterable, Sequence
@@ -124,7 +125,43 @@ def compare_exact(expected, actual, *, context: str) -> None:
         raise CheckFailed(f"Expected {expected!r}, got {actual!r}.\n{context}")
 
 
-COMPARE = {"array": compare_array, "exact": compare_exact}
+def compare_arrays(expected: tuple, actual, *, context: str, names=()) -> None:
+    """A tuple of arrays (``(dx, dweight, dbias)``), each compared like one array."""
+    names = tuple(names) or tuple(f"output {i}" for i in range(len(expected)))
+    if type(actual) is not tuple or len(actual) != len(expected):
+        raise CheckFailed(f"It must return a tuple of {len(expected)} arrays "
+                          f"({', '.join(names)}), but returned {msg.type_name(actual)} "
+                          f"({actual!r:.200}).\n{context}")
+    for name, e, a in zip(names, expected, actual):
+        try:
+            compare_array(e, a, context=context)
+        except CheckFailed as failure:
+            raise CheckFailed(f"`{name}` is wrong. {failure}") from None
+
+
+def compare_factors(kernel: np.ndarray, actual, *, context: str) -> None:
+    """``(column, row)`` whose outer product is ``kernel`` (the factors are not unique)."""
+    if type(actual) is not tuple or len(actual) != 2 or \
+            not all(type(v) is np.ndarray for v in actual):
+        raise CheckFailed(f"It must return a tuple (column, row) of two numpy arrays, but "
+                          f"returned {actual!r:.200} ({msg.type_name(actual)}).\n{context}")
+    column, row = actual
+    if column.shape != kernel.shape[:1] or row.shape != kernel.shape[1:]:
+        raise CheckFailed(f"For a {kernel.shape[0]}x{kernel.shape[1]} kernel, column must have "
+                          f"shape ({kernel.shape[0]},) and row shape ({kernel.shape[1]},); yours "
+                          f"have {column.shape} and {row.shape}.\n{context}")
+    product = np.outer(column, row)
+    scale = max(1.0, float(np.abs(kernel).max(initial=0.0)))
+    close = np.isclose(product, kernel, rtol=1e-7, atol=1e-7 * scale)
+    if not close.all():
+        raise CheckFailed(f"np.outer(column, row) is not the kernel.\n{context}\nKernel: "
+                          f"{msg.show_array(kernel)}\nnp.outer(column, row): "
+                          f"{msg.show_array(product)}\n" + msg.first_difference(kernel, product,
+                                                                                 close))
+
+
+COMPARE = {"array": compare_array, "arrays": compare_arrays, "exact": compare_exact,
+           "factors": compare_factors}
 
 
 # --- the checks -----------------------------------------------------------------
@@ -213,6 +250,8 @@ class PropertyCheck(Check):
     examples: Sequence[tuple[tuple, dict]] = ()
     #: profile -> number of examples, when a check needs a different budget
     max_examples: dict = dataclasses.field(default_factory=dict)
+    #: names of the returned values, for ``compare="arrays"`` messages
+    outputs: tuple = ()
 
     def _run(self, target, profile: Profile) -> int:
         _preflight(target, self.function)
@@ -220,6 +259,8 @@ class PropertyCheck(Check):
         last_failure: list[str] = []
         first_failure = [0, 0.0]
         compare = COMPARE[self.compare]
+        if self.compare == "arrays":
+            compare = functools.partial(compare, names=self.outputs)
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
 
         def body(case):
@@ -330,6 +371,56 @@ class ValueCheck(Check):
         if wrong:
             raise CheckFailed("\n".join(wrong))
         return len(self.answers)
+
+
+@dataclasses.dataclass
+class NoPixelLoopsCheck(Check):
+    """``function`` runs no Python loop over pixels: inspected, not timed.
+
+    The grader counts the lines of the student's own code that run for a small
+    and for a large image with the same batch, channels and kernel.  Loops over
+    kernel taps or channels run equally often for both; a loop over output rows
+    or pixels runs more often for the larger image.  Line counts are exact, so
+    unlike a timed test this cannot flake on a busy machine.
+    """
+    function: str = ""
+    reference: Callable = None  # its signature names the arguments in messages
+    small: tuple = ()  # (args, kwargs)
+    large: tuple = ()
+    pixels: tuple = (0, 0)  # output pixels for small and large, for the message
+    #: extra lines tolerated for the large input (a branch or two, never a loop)
+    slack: int = 6
+
+    def _run(self, target, profile: Profile) -> int:
+        _preflight(target, self.function)
+        counts = []
+        for args, kwargs in (self.small, self.large):
+            try:
+                out = target.call(self.function, args, kwargs, count_lines=True)
+            except SandboxTimeout:
+                raise _Abort(f"`{self.function}` did not return within "
+                             f"{target.call_timeout:g} s.") from None
+            except SandboxCrashed as err:
+                raise CheckFailed(f"`{self.function}` crashed the process running it: {err}.")
+            call = _LazyCall(self.function, self.reference, args, kwargs)
+            if out.missing:
+                raise _Abort(f"`{self.function}` is not defined.")
+            if out.error is not None:
+                raise CheckFailed(_student_error(self.function, out.error, call))
+            if out.lines is None:
+                raise CheckFailed(f"`{self.function}` switched off the line counter this check "
+                                  "uses (sys.settrace), so it cannot be inspected.")
+            counts.append(out.lines)
+        if counts[1] > counts[0] + self.slack:
+            (p_small, p_large) = self.pixels
+            raise CheckFailed(
+                f"`{self.function}` loops over pixels in Python. This check inspects how many "
+                f"lines of your code run (it does not time them): {counts[0]} for an output of "
+                f"{p_small} pixels, {counts[1]} for {p_large} pixels. The count must not grow "
+                "with the image. Gather every window at once (im2col, e.g. with "
+                "numpy.lib.stride_tricks.sliding_window_view or a loop over the kH*kW kernel "
+                "taps) and use one matrix product.")
+        return 2
 
 
 @dataclasses.dataclass

@@ -159,7 +159,7 @@ def demo(out: Path) -> int:
     grade_course(out, AVAILABLE)
     db = f"sqlite:///{out / 'gradebook.db'}"
     table = gradebook.rows(db)
-    about = {s.student: s.about for subs in students.values() for s in subs}
+    about = {(s.student, ps): s.about for ps, subs in students.items() for s in subs}
     print(f"\ngradebook ({db}):\n")
     print(gradebook.format_table(table, about))
     print(f"\nfeedback: {out / 'feedback'}    ({time.monotonic() - start:.0f} s in all)")

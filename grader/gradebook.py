@@ -36,11 +36,12 @@ def rows(db_url: str, course_id: str = "cnn-course") -> list[Row]:
 
 
 def format_table(table: list[Row], notes: dict | None = None) -> str:
+    """The gradebook as text; ``notes`` maps (student, assignment) to a remark."""
     notes = notes or {}
     header = f"{'student':<24} {'assignment':<18} {'auto score':>11}  {'%':>5}  {'to grade':>8}  notes"
     lines = [header, "-" * len(header)]
     for r in table:
         pct = 100 * r.auto_score / r.auto_max if r.auto_max else 0
         lines.append(f"{r.student:<24} {r.assignment:<18} {r.auto_score:>5g}/{r.auto_max:<5g} "
-                     f"{pct:5.0f}%  {r.manual_pending:>8}  {notes.get(r.student, '')}")
+                     f"{pct:5.0f}%  {r.manual_pending:>8}  {notes.get((r.student, r.assignment), '')}")
     return "\n".join(lines)

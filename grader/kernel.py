@@ -13,17 +13,27 @@ import inspect
 import io
 import os
 import signal
+import sysconfig
 import textwrap
 import threading
 import traceback
 
 from . import _wire
 from .sandbox import Outcome, SandboxTimeout, StudentError
-from .shortcuts import Rules, ShortcutError, scan, tripwires
+from .shortcuts import LineCounter, Rules, ShortcutError, scan, tripwires
 
 #: Set by the nbgrader plugin while it grades out of process.
 OUTSIDE_KERNEL_MARKER = "CNN_COURSE_GRADED_OUTSIDE_KERNEL"
 GRADER_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+_LIBRARIES = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib",
+                                                       "platlib")} | {GRADER_DIR})
+
+
+def _is_notebook_code(filename: str) -> bool:
+    """Code typed in the notebook (or a student's own module), not a library's."""
+    return not filename.startswith(_LIBRARIES) and not filename.startswith("<frozen")
 
 
 def _roundtrip(value):
@@ -74,18 +84,20 @@ class LocalTarget:
             return Outcome(missing=True)
         return Outcome(value=_roundtrip(self.namespace[name]))
 
-    def call(self, fn: str, args, kwargs) -> Outcome:
+    def call(self, fn: str, args, kwargs, count_lines: bool = False) -> Outcome:
         if fn not in self.namespace:
             return Outcome(missing=True)
         args = copy.deepcopy(list(args))
         kwargs = copy.deepcopy(dict(kwargs))
         sink = io.StringIO()
+        counter = LineCounter(_is_notebook_code) if count_lines else contextlib.nullcontext()
         try:
             with tripwires(self.rules), contextlib.redirect_stdout(sink), \
-                    contextlib.redirect_stderr(sink), _time_limit(self.call_timeout):
+                    contextlib.redirect_stderr(sink), _time_limit(self.call_timeout), counter:
                 result = self.namespace[fn](*args, **kwargs)
             return Outcome(value=_roundtrip(result), args_after=[_roundtrip(a) for a in args],
-                           output=sink.getvalue())
+                           output=sink.getvalue(),
+                           lines=counter.lines if count_lines else None)
         except SandboxTimeout:
             raise
         except Exception as exc:  # noqa: BLE001 - the student's exception is the outcome

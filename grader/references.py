@@ -154,13 +154,160 @@ def flatten_size(in_shape: Sequence[int], layers: Sequence[dict]) -> int:
     return int(out[0].numel())
 
 
+# --- problem set 2: the convolution zoo -----------------------------------------
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> np.ndarray:
+    """PyTorch's transposed convolution; ``weight`` is (C_in, C_out / groups, kH, kW)."""
+    b = None if bias is None else to_tensor(bias)
+    out = F.conv_transpose2d(to_tensor(x), to_tensor(weight), b, stride=stride, padding=padding,
+                             output_padding=output_padding, groups=groups, dilation=dilation)
+    return to_numpy(out)
+
+
+def conv_transpose_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> int:
+    """The output length of PyTorch's conv_transpose2d for an input of length ``n``.
+
+    Measured on a real (tiny) CPU tensor: the meta device skips the
+    ``output_padding < max(stride, dilation)`` rule.
+    """
+    if stride < 1 or padding < 0 or output_padding < 0 or dilation < 1:
+        raise ValueError("stride and dilation must be >= 1, padding and output_padding >= 0")
+    try:
+        out = F.conv_transpose2d(torch.zeros(1, 1, n, 1), torch.zeros(1, 1, kernel_size, 1),
+                                 stride=(stride, 1), padding=(padding, 0),
+                                 output_padding=(output_padding, 0), dilation=(dilation, 1))
+    except RuntimeError as err:
+        raise ValueError(str(err)) from None
+    return int(out.shape[2])
+
+
+def conv_matrix(weight, input_hw, stride=1, padding=0) -> np.ndarray:
+    """The dense matrix C with ``C @ x.ravel() == conv2d(x, weight).ravel()``.
+
+    Column j is the response to the j-th unit image: the convolution of a
+    one-hot input, computed by PyTorch for all of them at once.
+    """
+    h, w = input_hw
+    basis = torch.eye(h * w, dtype=torch.float64, device=reference_device()).reshape(h * w, 1, h, w)
+    k = to_tensor(np.asarray(weight))[None, None]
+    out = F.conv2d(basis, k, stride=stride, padding=padding)  # (h*w, 1, oh, ow)
+    return to_numpy(out.reshape(h * w, -1).T).copy()
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+    b = None if bias is None else to_tensor(bias)
+    out = F.conv3d(to_tensor(x), to_tensor(weight), b, stride=stride, padding=padding,
+                   dilation=dilation)
+    return to_numpy(out)
+
+
+def separate_kernel(kernel) -> np.ndarray:
+    """The kernel itself: a student's ``(column, row)`` must multiply back to it.
+
+    The factors are not unique (scale one up, the other down), so the check
+    compares the outer product, not the factors.  A kernel of rank > 1 raises.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    s = np.linalg.svd(kernel, compute_uv=False)
+    if s.size > 1 and s[1] > SEPARABLE_RTOL * s[0]:
+        raise ValueError("the kernel has rank > 1, so it is not separable")
+    return kernel
+
+
+#: A kernel is separable when its second singular value is this small relative to the first.
+SEPARABLE_RTOL = 1e-9
+
+
+def separable_conv2d(image, column, row) -> np.ndarray:
+    """The full 2-D valid cross-correlation with ``outer(column, row)``."""
+    return conv2d_single(image, np.outer(column, row))
+
+
+def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
+                               pointwise_bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Depthwise (groups = C_in) then pointwise (1x1), as in Xception and MobileNet."""
+    x = to_tensor(x)
+    db = None if depthwise_bias is None else to_tensor(depthwise_bias)
+    pb = None if pointwise_bias is None else to_tensor(pointwise_bias)
+    mid = F.conv2d(x, to_tensor(depthwise_weight), db, stride=stride, padding=padding,
+                   dilation=dilation, groups=x.shape[1])
+    return to_numpy(F.conv2d(mid, to_tensor(pointwise_weight), pb))
+
+
+def channel_shuffle(x, groups: int) -> np.ndarray:
+    return to_numpy(nn.ChannelShuffle(groups)(to_tensor(x)))
+
+
+def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> np.ndarray:
+    return to_numpy(F.local_response_norm(to_tensor(x), size, alpha=alpha, beta=beta, k=k))
+
+
+def receptive_field(layers) -> tuple[int, int]:
+    """(receptive field, jump) of a stack of ``(kernel, stride, dilation)`` layers.
+
+    Brute force, no formula: build the stack in 1-D with all-ones weights (so
+    no gradient cancels), back-propagate from two neighbouring outputs, and
+    measure.  The receptive field is the extent of one output's nonzero input
+    gradient; the jump is how far the extent moves between neighbours.
+    """
+    span = 1 + sum((k - 1) * d for k, _, d in layers)
+    stride = int(np.prod([s for _, s, _ in layers])) if layers else 1
+    size = (span + 2) * stride + span  # room for two neighbouring outputs
+    x = torch.zeros(1, 1, size, dtype=torch.float64, requires_grad=True)
+    y = x
+    for k, s, d in layers:
+        y = F.conv1d(y, torch.ones(1, 1, k, dtype=torch.float64), stride=s, dilation=d)
+    starts, extents = [], []
+    for i in (0, 1):
+        (g,) = torch.autograd.grad(y[0, 0, i], x, retain_graph=True)
+        nz = torch.nonzero(g[0, 0]).flatten()
+        starts.append(int(nz[0]))
+        extents.append(int(nz[-1] - nz[0] + 1))
+    return extents[0], starts[1] - starts[0]
+
+
+def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    """``(dx, dweight, dbias)`` of ``conv2d`` for the upstream gradient ``dout``, by autograd."""
+    xt = to_tensor(x).requires_grad_(True)
+    wt = to_tensor(weight).requires_grad_(True)
+    bt = torch.zeros(wt.shape[0], dtype=torch.float64, device=xt.device, requires_grad=True)
+    out = F.conv2d(xt, wt, bt, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    dx, dw, db = torch.autograd.grad(out, (xt, wt, bt), grad_outputs=to_tensor(dout))
+    return to_numpy(dx), to_numpy(dw), to_numpy(db)
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """``torch.nn.functional.unfold``: (N, C*kH*kW, L) columns, channel-major within a column."""
+    return to_numpy(F.unfold(to_tensor(x), kernel_size, dilation=dilation, padding=padding,
+                             stride=stride))
+
+
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+    return conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+def depthwise_separable_param_count(in_channels: int, out_channels: int, kernel_size) -> int:
+    """Weights of a depthwise separable convolution without biases."""
+    depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, groups=in_channels, bias=False,
+                          device=_META)
+    pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False, device=_META)
+    return _numel(depthwise) + _numel(pointwise)
+
+
 def describe() -> str:
     from .device import describe_device
     return describe_device()
 
 
 __all__ = [
-    "avg_pool2d", "build_stack", "conv2d", "conv2d_param_count", "conv2d_single",
-    "conv_output_size", "flatten_size", "linear_param_count", "max_pool2d", "reference_device",
-    "same_padding",
+    "avg_pool2d", "build_stack", "channel_shuffle", "conv2d", "conv2d_backward", "conv2d_fast",
+    "conv2d_param_count", "conv2d_single", "conv3d", "conv_matrix", "conv_output_size",
+    "conv_transpose2d", "conv_transpose_output_size", "depthwise_separable_conv2d",
+    "depthwise_separable_param_count", "flatten_size", "im2col", "linear_param_count",
+    "local_response_norm", "max_pool2d", "receptive_field", "reference_device", "same_padding",
+    "separable_conv2d", "separate_kernel",
 ]

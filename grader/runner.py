@@ -60,8 +60,8 @@ class RemoteTarget:
                 v.what = f'{v.what} (answer cell "{cell}")'
                 self._violations.setdefault(v.where, []).append(v)
 
-    def call(self, fn, args, kwargs):
-        return self.sandbox.call(fn, args, kwargs)
+    def call(self, fn, args, kwargs, count_lines: bool = False):
+        return self.sandbox.call(fn, args, kwargs, count_lines=count_lines)
 
     def lookup(self, name):
         return self.sandbox.lookup(name)

@@ -59,6 +59,8 @@ class Outcome:
     error: StudentError | None = None
     missing: bool = False
     output: str = ""
+    #: lines of student code run by the call (``count_lines=True``); None if tracing was undone
+    lines: int | None = None
 
 
 def _child_env() -> dict:
@@ -198,10 +200,11 @@ class Sandbox:
 
     # --- the interface used by checks -------------------------------------------
 
-    def call(self, fn: str, args, kwargs) -> Outcome:
+    def call(self, fn: str, args, kwargs, count_lines: bool = False) -> Outcome:
         reply = self._request({"op": "call", "fn": fn,
                                "args": [_wire.encode(a) for a in args],
-                               "kwargs": {k: _wire.encode(v) for k, v in kwargs.items()}},
+                               "kwargs": {k: _wire.encode(v) for k, v in kwargs.items()},
+                               "count_lines": count_lines},
                               self.call_timeout)
         return self._outcome(reply)
 
@@ -217,4 +220,5 @@ class Sandbox:
                            output=reply.get("output", ""))
         value = _wire.decode(reply.get("result", reply.get("value")))
         after = [_wire.decode(a) for a in reply["args_after"]] if "args_after" in reply else None
-        return Outcome(value=value, args_after=after, output=reply.get("output", ""))
+        return Outcome(value=value, args_after=after, output=reply.get("output", ""),
+                       lines=reply.get("lines"))

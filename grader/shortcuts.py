@@ -185,3 +185,34 @@ def tripwires(rules: Rules):
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
+
+
+class LineCounter:
+    """Counts the lines run in code whose file name passes ``is_student``.
+
+    Used to see whether a function loops over pixels in Python, without
+    timing it.  ``lines`` is None when the code under count removed the
+    tracer (``sys.settrace(None)``): it cannot be inspected then.
+    """
+
+    def __init__(self, is_student):
+        self.is_student = is_student
+        self.lines: int | None = 0
+
+    def _global(self, frame, event, arg):
+        return self._local if self.is_student(frame.f_code.co_filename) else None
+
+    def _local(self, frame, event, arg):
+        if event == "line":
+            self.lines += 1
+        return self._local
+
+    def __enter__(self):
+        sys.settrace(self._global)
+        return self
+
+    def __exit__(self, *exc):
+        still_ours = sys.gettrace() == self._global
+        sys.settrace(None)
+        if not still_ours:
+            self.lines = None

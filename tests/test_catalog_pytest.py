@@ -1,44 +1,58 @@
 """The mutation catalog under the pytest path (`pytest exercises/`).
 
 Every submission is built from the release, so only the public checks run,
-out of process, exactly as `pytest exercises/` runs them.
+out of process, exactly as `pytest exercises/` runs them.  A mutant is graded
+on the public cells it must fail (its exact failing set is proven under
+nbgrader, in ``test_nbgrader_grading``); alternatives and the untouched
+release are graded on every cell.
 """
 from __future__ import annotations
 
 import pytest
 
+from grader import notebook as nbio
+from grader.problems import AVAILABLE
 from grader.runner import NotebookGrader
-from tests.catalog.ps01_convolution import ALTERNATIVES, MUTANTS
-from tests.sample_class.ps01_convolution import ALL_CHECK_CELLS
+from tests.catalog import case_id, cases, catalog
+from tests.conftest import release, solution
 
 
-def _failing(nb) -> dict[str, str]:
-    with NotebookGrader(nb) as grader:
-        return {gid: r.message for gid, r in grader.grade_all().items() if not r.passed}
+def _public(ps) -> set[str]:
+    """Check cells that run a check outside the hidden-tests block."""
+    return {c.grade_id for c in nbio.grade_cells(release(ps)) if c.calls}
 
 
-def test_catalog_is_large_enough():
-    assert len(MUTANTS) >= 15 and len(ALTERNATIVES) >= 3
-    assert len({m.student for m in MUTANTS + ALTERNATIVES}) == len(MUTANTS + ALTERNATIVES)
+@pytest.mark.parametrize("ps", AVAILABLE)
+def test_catalog_is_large_enough(ps):
+    module = catalog(ps)
+    assert len(module.MUTANTS) >= 15 and len(module.ALTERNATIVES) >= 3
+    names = [m.student for m in module.MUTANTS + module.ALTERNATIVES]
+    assert len(set(names)) == len(names)
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.student)
-def test_mutant_loses_points(mutant, ps01_solution, ps01_release):
-    failing = _failing(mutant.build(ps01_solution, ps01_release))
-    assert failing, f"{mutant.student} ({mutant.about}) passed every public check"
-    missing = mutant.failing - set(failing)
-    assert not missing, f"{mutant.student}: expected these check cells to fail: {sorted(missing)}"
+@pytest.mark.parametrize("case", cases("MUTANTS"), ids=case_id)
+def test_mutant_loses_points(case):
+    ps, mutant = case
+    cells = sorted(mutant.failing & _public(ps))
+    assert cells, f"{mutant.student} must fail at least one public check cell"
+    with NotebookGrader(mutant.build(solution(ps), release(ps))) as grader:
+        passed = [gid for gid in cells if grader.grade_cell(gid).passed]
+    assert not passed, f"{mutant.student} ({mutant.about}) passed {passed}"
 
 
-@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda m: m.student)
-def test_alternative_gets_full_marks(alternative, ps01_solution, ps01_release):
-    failing = _failing(alternative.build(ps01_solution, ps01_release))
+@pytest.mark.parametrize("case", cases("ALTERNATIVES"), ids=case_id)
+def test_alternative_gets_full_marks(case):
+    ps, alternative = case
+    with NotebookGrader(alternative.build(solution(ps), release(ps))) as grader:
+        failing = {gid: r.message for gid, r in grader.grade_all().items() if not r.passed}
     assert not failing, "\n\n".join(failing.values())
 
 
-def test_untouched_release_scores_zero_with_not_implemented_messages(ps01_release):
-    failing = _failing(ps01_release)
-    public = ALL_CHECK_CELLS - {"conv2d_all"}  # conv2d_all is a hidden-only cell
-    assert set(failing) == public
-    for gid, message in failing.items():
+@pytest.mark.parametrize("ps", AVAILABLE)
+def test_untouched_release_scores_zero_with_not_implemented_messages(ps):
+    with NotebookGrader(release(ps)) as grader:
+        results = grader.grade_all()
+    assert {gid for gid, r in results.items() if not r.passed} == _public(ps)
+    for gid in _public(ps):
+        message = results[gid].message
         assert "not implemented yet" in message or "Not defined yet" in message, message

@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 from grader.cli import check_release
-from tests.conftest import ROOT
+from grader.problems import AVAILABLE
+from tests.conftest import ROOT, notebook_name, release, solution
 
 
 def test_exercises_are_not_stale():
@@ -55,21 +56,23 @@ def test_pytest_solutions_passes(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
-def test_nbgrader_validate_accepts_a_correct_notebook(tmp_path, ps01_solution, ps01_release):
+@pytest.mark.parametrize("ps", AVAILABLE)
+def test_nbgrader_validate_accepts_a_correct_notebook(tmp_path, ps):
     from grader.cli import _env
     from grader.submissions import Submission
-    nb = Submission("v", "model solution").build(ps01_solution, ps01_release)
-    nbformat.write(nb, tmp_path / "convolution.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "convolution.ipynb"],
+    nb = Submission("v", "model solution").build(solution(ps), release(ps))
+    name = notebook_name(ps)
+    nbformat.write(nb, tmp_path / name)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", name],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-3000:]
 
 
-def test_every_check_cell_calls_known_checks_and_every_check_is_used(ps01_solution):
+@pytest.mark.parametrize("ps", AVAILABLE)
+def test_every_check_cell_calls_known_checks_and_every_check_is_used(ps):
     from grader import notebook as nbio
-    from grader.problems.ps01_convolution import PROBLEM_SET
-    calls = [c for cell in nbio.grade_cells(ps01_solution) for c in cell.calls]
-    used = {c.check_id for c in calls}
-    assert used == set(PROBLEM_SET.checks)
-    assert all(c.problem_set == "ps01_convolution" for c in calls)
+    from grader.runner import problem_set
+    calls = [c for cell in nbio.grade_cells(solution(ps)) for c in cell.calls]
+    assert {c.check_id for c in calls} == set(problem_set(ps).checks)
+    assert all(c.problem_set == ps for c in calls)
     assert {c.profile for c in calls} == {"quick", "thorough"}

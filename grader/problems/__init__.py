@@ -4,7 +4,7 @@ Problem sets only *call* the machinery: checks come from ``grader.checks``,
 inputs from ``grader.strategies``, expected values from ``grader.references``.
 """
 
-AVAILABLE = ("ps01_convolution",)
+AVAILABLE = ("ps01_convolution", "ps02_convolution_zoo")
 
 
 def lazy_problem_set(module_name: str, build):

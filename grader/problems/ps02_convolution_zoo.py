@@ -1,0 +1,190 @@
+"""Problem set 2: the convolution zoo, the backward pass and a fast convolution, in NumPy.
+
+Transposed, 3-D, separable, depthwise separable and shuffled convolutions, local
+response normalization and receptive fields, each equal to its PyTorch
+counterpart; then ``conv2d_backward`` against autograd and an im2col
+``conv2d_fast`` that may not loop over pixels.  Library convolutions are off
+limits (``shortcuts.FROM_SCRATCH``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import lazy_problem_set
+
+# Seed 003: a 3x3 kernel on a 4x4 input, whose 4x16 matrix C the seed shows as C^T.
+SEED_KERNEL = np.arange(1.0, 10.0).reshape(3, 3)
+SOBEL_X = np.array([[-1.0, 0.0, 1.0],
+                    [-2.0, 0.0, 2.0],
+                    [-1.0, 0.0, 1.0]])
+
+# Seed 003's dilated stack: three 3x3 layers at rates 1, 2 and 4 see 3x3, 7x7, 15x15.
+DILATED_STACK = [(3, 1, 1), (3, 1, 2), (3, 1, 4)]
+
+# For the no-loop checks: the same batch, channels and kernel; 4x4 against 20x20 outputs.
+_rng = np.random.default_rng(2)
+_X_SMALL = _rng.integers(-8, 9, (1, 2, 6, 6)) / 4
+_X_LARGE = _rng.integers(-8, 9, (1, 2, 22, 22)) / 4
+_WEIGHT = _rng.integers(-8, 9, (3, 2, 3, 3)) / 4
+
+
+def build():
+    """The problem set.  Built on first use: torch and Hypothesis load only then."""
+    from .. import references as R
+    from .. import strategies as S
+    from ..checks import NoPixelLoopsCheck, ProblemSet, PropertyCheck, ValueCheck
+    from ..shortcuts import FROM_SCRATCH
+
+    def _transpose(id, title, prop, **features):
+        return PropertyCheck(id, title, function="conv_transpose2d",
+                             reference=R.conv_transpose2d,
+                             strategy=S.conv_transpose2d_args(**features), property=prop)
+
+    def _backward(id, title, prop, **features):
+        return PropertyCheck(id, title, function="conv2d_backward", reference=R.conv2d_backward,
+                             strategy=S.conv2d_backward_args(**features), property=prop,
+                             compare="arrays", outputs=("dx", "dweight", "dbias"))
+
+    def _no_loops(fn, args_small, args_large, reference):
+        return NoPixelLoopsCheck(
+            f"{fn}_no_pixel_loops", f"{fn} has no Python loop over pixels (inspected, not timed)",
+            function=fn, reference=reference, small=(args_small, {}), large=(args_large, {}),
+            pixels=(16, 400))
+
+    return ProblemSet("ps02_convolution_zoo", "convolution_zoo.ipynb", rules=FROM_SCRATCH, checks=[
+        # --- transposed convolution
+        PropertyCheck(
+            "conv_transpose_output_size_values",
+            "conv_transpose_output_size gives PyTorch's output length",
+            function="conv_transpose_output_size", reference=R.conv_transpose_output_size,
+            strategy=S.conv_transpose_output_size_args(valid=True), compare="exact",
+            property="(n - 1)s - 2p + d(k - 1) + output_padding + 1 for every valid setting",
+            examples=[((2, 3), {"stride": 2}), ((2, 3), {"stride": 2, "output_padding": 1}),
+                      ((4, 3), {"padding": 1})]),
+        PropertyCheck(
+            "conv_transpose_output_size_errors",
+            "conv_transpose_output_size refuses impossible settings",
+            function="conv_transpose_output_size", reference=R.conv_transpose_output_size,
+            strategy=S.conv_transpose_output_size_args(valid=False), raises=ValueError,
+            property="output_padding >= max(stride, dilation), or padding that leaves no "
+                     "output, raises ValueError"),
+        PropertyCheck(
+            "conv_matrix_basic", "conv_matrix builds C for a stride-1 convolution",
+            function="conv_matrix", reference=R.conv_matrix, strategy=S.conv_matrix_args(),
+            property="C @ x.ravel() == conv2d(x, weight).ravel() for every x",
+            examples=[((SEED_KERNEL, (4, 4)), {})]),
+        PropertyCheck(
+            "conv_matrix_stride_padding", "conv_matrix with stride and padding",
+            function="conv_matrix", reference=R.conv_matrix,
+            strategy=S.conv_matrix_args(stride=True, padding=True),
+            property="C @ x.ravel() == conv2d(x, weight, stride, padding).ravel()"),
+        _transpose("conv_transpose2d_basic", "conv_transpose2d with stride 1",
+                   "equals torch.nn.functional.conv_transpose2d; weight is (C_in, C_out, kH, kW)"),
+        _transpose("conv_transpose2d_stride", "conv_transpose2d with stride and output_padding",
+                   "equals torch.nn.functional.conv_transpose2d for strides 1-3", stride=True),
+        _transpose("conv_transpose2d_padding", "conv_transpose2d with padding",
+                   "padding crops the output, as in PyTorch", padding=True),
+        _transpose("conv_transpose2d_dilation", "conv_transpose2d with dilation",
+                   "equals torch.nn.functional.conv_transpose2d for dilations 1-3",
+                   dilation=True),
+        _transpose("conv_transpose2d_groups", "conv_transpose2d with groups",
+                   "weight (C_in, C_out / groups, kH, kW), as in PyTorch", groups=True),
+        _transpose("conv_transpose2d_all", "conv_transpose2d with every option at once",
+                   "equals torch.nn.functional.conv_transpose2d for any valid combination",
+                   stride=True, padding=True, dilation=True, groups=True),
+        # --- 3-D, separable, depthwise separable, shuffled
+        PropertyCheck(
+            "conv3d_basic", "conv3d slides the kernel along depth too",
+            function="conv3d", reference=R.conv3d, strategy=S.conv3d_args(),
+            property="equals torch.nn.functional.conv3d (NCDHW, OIDHW)"),
+        PropertyCheck(
+            "conv3d_options", "conv3d with stride, padding and dilation",
+            function="conv3d", reference=R.conv3d, strategy=S.conv3d_args(options=True),
+            property="int or (d, h, w) options, as in PyTorch"),
+        PropertyCheck(
+            "separate_kernel_rank1", "separate_kernel factors a rank-1 kernel",
+            function="separate_kernel", reference=R.separate_kernel,
+            strategy=S.separable_kernels(), compare="factors",
+            property="np.outer(column, row) equals the kernel", examples=[((SOBEL_X,), {})]),
+        PropertyCheck(
+            "separate_kernel_rejects", "separate_kernel refuses kernels of rank 2 or more",
+            function="separate_kernel", reference=R.separate_kernel,
+            strategy=S.inseparable_kernels(), raises=ValueError,
+            property="raises ValueError when no outer product gives the kernel",
+            examples=[((np.eye(3),), {})]),
+        PropertyCheck(
+            "separable_conv2d", "separable_conv2d equals the full 2-D convolution",
+            function="separable_conv2d", reference=R.separable_conv2d,
+            strategy=S.separable_conv2d_args(),
+            property="equals conv2d_single(image, np.outer(column, row))"),
+        PropertyCheck(
+            "depthwise_separable_basic", "depthwise_separable_conv2d: depthwise, then 1x1",
+            function="depthwise_separable_conv2d", reference=R.depthwise_separable_conv2d,
+            strategy=S.depthwise_separable_args(),
+            property="equals conv2d(groups=C_in) followed by a 1x1 conv2d"),
+        PropertyCheck(
+            "depthwise_separable_options",
+            "depthwise_separable_conv2d with biases, stride, padding, dilation, multiplier",
+            function="depthwise_separable_conv2d", reference=R.depthwise_separable_conv2d,
+            strategy=S.depthwise_separable_args(options=True),
+            property="equals the two-step PyTorch version for every option"),
+        PropertyCheck(
+            "channel_shuffle", "channel_shuffle equals torch.nn.ChannelShuffle",
+            function="channel_shuffle", reference=R.channel_shuffle,
+            strategy=S.channel_shuffle_args(),
+            property="reshape to (N, g, C/g, H, W), swap the two channel axes, flatten back",
+            examples=[((np.arange(6.0).reshape(1, 6, 1, 1), 2), {}),
+                      ((np.arange(6.0).reshape(1, 6, 1, 1), 3), {})]),
+        PropertyCheck(
+            "local_response_norm", "local_response_norm equals PyTorch's",
+            function="local_response_norm", reference=R.local_response_norm,
+            strategy=S.local_response_norm_args(),
+            property="b = a / (k + alpha/n * sum of a^2 over n neighbouring channels)^beta"),
+        PropertyCheck(
+            "receptive_field", "receptive_field gives the receptive field and the jump",
+            function="receptive_field", reference=R.receptive_field, strategy=S.layer_lists(),
+            compare="exact",
+            property="equals a brute-force gradient experiment on the same 1-D stack",
+            examples=[((DILATED_STACK,), {}), (([(3, 2, 1), (3, 1, 1)],), {})]),
+        # --- the backward pass
+        _backward("conv2d_backward_basic", "conv2d_backward with stride 1",
+                  "(dx, dweight, dbias) equal torch.autograd's"),
+        _backward("conv2d_backward_stride", "conv2d_backward with strides",
+                  "(dx, dweight, dbias) equal torch.autograd's for strides 1-3", stride=True),
+        _backward("conv2d_backward_options", "conv2d_backward with padding, dilation, groups",
+                  "(dx, dweight, dbias) equal torch.autograd's for every option",
+                  stride=True, padding=True, dilation=True, groups=True),
+        # --- a fast convolution
+        PropertyCheck(
+            "im2col", "im2col equals torch.nn.functional.unfold",
+            function="im2col", reference=R.im2col, strategy=S.im2col_args(),
+            property="(N, C*kH*kW, L) columns, for every stride, padding and dilation"),
+        _no_loops("im2col", (_X_SMALL, 3), (_X_LARGE, 3), R.im2col),
+        PropertyCheck(
+            "conv2d_fast", "conv2d_fast equals torch.nn.functional.conv2d",
+            function="conv2d_fast", reference=R.conv2d_fast,
+            strategy=S.conv2d_fast_args(),
+            property="im2col and one matrix product, for every stride, padding and dilation"),
+        _no_loops("conv2d_fast", (_X_SMALL, _WEIGHT), (_X_LARGE, _WEIGHT), R.conv2d_fast),
+        # --- numbers from the seed's examples
+        ValueCheck(
+            "quiz_depthwise", "Quiz: a depthwise separable 3x3 convolution from 32 to 64 channels",
+            answers={"quiz_depthwise_params": lambda: R.depthwise_separable_param_count(32, 64, 3),
+                     "quiz_standard_params": lambda: R.conv2d_param_count(32, 64, 3, bias=False)},
+            hints={"quiz_depthwise_params": "k*k*C_in for the depthwise step, C_in*C_out for the "
+                                            "pointwise step; no biases."}),
+        ValueCheck(
+            "quiz_dilated", "Quiz: dilated 3x3 convolutions at rates 1, 2 and 4",
+            answers={"quiz_effective_kernel": lambda: 4 * (3 - 1) + 1,
+                     "quiz_receptive_field": lambda: R.receptive_field(DILATED_STACK)[0]},
+            hints={"quiz_receptive_field": "each layer adds d(k-1) input pixels."}),
+        ValueCheck(
+            "quiz_separable", "Quiz: the cost of a separable 3x3 kernel and the size of C",
+            answers={"quiz_separable_mults": lambda: 3 + 3, "quiz_full_mults": lambda: 3 * 3,
+                     "quiz_c_rows": lambda: R.conv_matrix(SEED_KERNEL, (4, 4)).shape[0],
+                     "quiz_c_cols": lambda: R.conv_matrix(SEED_KERNEL, (4, 4)).shape[1]},
+            hints={"quiz_c_rows": "one row per output pixel."}),
+    ])
+
+
+check, __getattr__ = lazy_problem_set(__name__, build)
