@@ -401,7 +401,8 @@ class NoPixelLoopsCheck(Check):
                 raise _Abort(f"`{self.function}` did not return within "
                              f"{target.call_timeout:g} s.") from None
             except SandboxCrashed as err:
-                raise CheckFailed(f"`{self.function}` crashed the process running it: {err}.")
+                raise CheckFailed(f"`{self.function}` crashed the process running it: "
+                                  f"{err}.") from None
             call = _LazyCall(self.function, self.reference, args, kwargs)
             if out.missing:
                 raise _Abort(f"`{self.function}` is not defined.")

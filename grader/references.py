@@ -204,6 +204,10 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     return to_numpy(out)
 
 
+#: A kernel is separable when its second singular value is this small relative to the first.
+SEPARABLE_RTOL = 1e-9
+
+
 def separate_kernel(kernel) -> np.ndarray:
     """The kernel itself: a student's ``(column, row)`` must multiply back to it.
 
@@ -216,9 +220,6 @@ def separate_kernel(kernel) -> np.ndarray:
         raise ValueError("the kernel has rank > 1, so it is not separable")
     return kernel
 
-
-#: A kernel is separable when its second singular value is this small relative to the first.
-SEPARABLE_RTOL = 1e-9
 
 
 def separable_conv2d(image, column, row) -> np.ndarray:

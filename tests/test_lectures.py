@@ -1,6 +1,6 @@
 """Tests for lectures 1-3: every formula in ``lectures/lecture_tools.py`` against
-PyTorch, every figure function drawn once, and every lecture notebook executed
-from top to bottom.
+PyTorch, every figure function drawn once, and every lecture notebook (lecture 4's
+included; its helpers are tested in ``test_lecture_zoo.py``) executed from top to bottom.
 
 Run from the repository root:  python -m pytest tests/test_lectures.py -q
 """
@@ -503,16 +503,27 @@ def test_figures_draw():
 # Notebooks
 # ---------------------------------------------------------------------------
 
-# Problem set 1 asks students to write these; the lectures must not hand them out.
+# Problem sets 1 and 2 ask students to write these; the lectures must not hand them out.
 EXERCISE_DEFS = ["def conv2d(", "def max_pool2d(", "def avg_pool2d(", "def flatten_size(",
-                 "def conv2d_param_count(", "def linear_param_count("]
+                 "def conv2d_param_count(", "def linear_param_count(",
+                 # problem set 2
+                 "def conv_transpose2d(", "def conv_transpose_output_size(", "def conv_matrix(",
+                 "def conv3d(", "def separate_kernel(", "def separable_conv2d(",
+                 "def depthwise_separable_conv2d(", "def channel_shuffle(",
+                 "def local_response_norm(", "def conv2d_backward(", "def im2col(",
+                 "def conv2d_fast("]
+
+# Each lecture points to the problem set that practises it.
+PROBLEM_SET = {
+    "01_convolution.ipynb": "problem set 1",
+    "02_output_size_and_padding.ipynb": "problem set 1",
+    "03_parameter_counting.ipynb": "problem set 1",
+    "04_convolution_zoo.ipynb": "problem set 2",
+}
 
 
-def test_there_are_three_lectures():
-    names = [p.name for p in NOTEBOOKS]
-    for expected in ("01_convolution.ipynb", "02_output_size_and_padding.ipynb",
-                     "03_parameter_counting.ipynb"):
-        assert expected in names
+def test_the_four_lectures_are_there():
+    assert sorted(PROBLEM_SET) == [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -525,13 +536,14 @@ def test_notebook_is_stored_clean(path):
             assert cell.outputs == [] and cell.execution_count is None
             assert not any(d in cell.source for d in EXERCISE_DEFS), cell.source[:80]
     text = "\n".join(c.source for c in nb.cells)
-    assert "What you will learn" in text and "problem set 1" in text.lower()
+    assert "What you will learn" in text and PROBLEM_SET[path.name] in text.lower()
     assert "합성곱" in text  # the Korean-English glossary
 
 
-def test_lecture_tools_gives_no_exercise_away():
-    source = (LECTURES / "lecture_tools.py").read_text(encoding="utf-8")
-    assert not any(d in source for d in EXERCISE_DEFS)
+@pytest.mark.parametrize("module", ["lecture_tools.py", "zoo_tools.py"])
+def test_lecture_helpers_give_no_exercise_away(module):
+    source = (LECTURES / module).read_text(encoding="utf-8")
+    assert not [d for d in EXERCISE_DEFS if d in source]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
