@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402,F401 - loaded before any student code can shadow or patch it
 
-from grader import _wire, shortcuts  # noqa: E402
+from grader import _wire, probes, shortcuts  # noqa: E402
 
 CELL_PREFIX = "<answer cell "
 
@@ -117,6 +117,15 @@ class Worker:
         return {"ok": True, "result": encoded, "args_after": [_wire.encode(a) for a in args],
                 "lines": counter.lines if count_lines else None}
 
+    def probe(self, name: str, spec: dict) -> dict:
+        """Run a grader probe (``grader.probes``) on the student's classes."""
+        spec = {k: _wire.decode(v) for k, v in spec.items()}
+        try:
+            encoded = _wire.encode(probes.PROBES[name](self.namespace, **spec))
+        except BaseException as exc:  # noqa: BLE001
+            return {"ok": False, "error": _error(exc)}
+        return {"ok": True, "result": encoded}
+
     def serve(self) -> None:
         for line in self.proto_in:
             req = json.loads(line)
@@ -126,6 +135,8 @@ class Worker:
             elif op == "call":
                 self.send(self.call(req["fn"], req["args"], req["kwargs"],
                                     req.get("count_lines", False)))
+            elif op == "probe":
+                self.send(self.probe(req["probe"], req["spec"]))
             elif op == "lookup":
                 self.send(self.lookup(req["name"]))
             elif op == "exit":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import time
 import warnings
 from typing import Callable, Iterable, Sequence
@@ -187,6 +188,10 @@ class Check:
         return Result(self.id, True, self._headline(True) + f" ({n} examples)", n,
                       time.monotonic() - start)
 
+    def profile_key(self, profile: Profile):
+        """Profiles with the same key run the same examples, so one result serves both."""
+        return profile.name
+
     def _headline(self, passed: bool) -> str:
         return f"{'PASSED' if passed else 'FAILED'}: {self.title} [{self.id}]"
 
@@ -232,6 +237,59 @@ class _LazyCall:
         return format(str(self), spec)
 
 
+def search(name: str, strategy, examples: Sequence, n_examples: int, profile: Profile,
+           one: Callable) -> int:
+    """Run ``one(case)`` on ``examples`` and then on cases drawn from ``strategy``.
+
+    ``one`` raises ``CheckFailed`` for a counterexample, which Hypothesis
+    shrinks, within ``SHRINK_CALLS`` and ``SHRINK_SECONDS``; ``_Abort`` stops
+    at once.  Returns the number of cases tried.
+    """
+    count, start = 0, time.monotonic()
+    last_failure: list[str] = []
+    first_failure = [0, 0.0]
+
+    def body(case):
+        nonlocal count
+        elapsed = time.monotonic() - start
+        if elapsed > profile.budget_s:
+            if last_failure:
+                raise _Abort(last_failure[-1] + "\n(The search for a smaller failing input "
+                             "was stopped after %.0f s.)" % elapsed)
+            raise _Abort(f"`{name}` is too slow to grade: {count} examples took "
+                         f"{elapsed:.0f} s (limit {profile.budget_s:.0f} s for "
+                         f"{n_examples}).")
+        if last_failure and (count - first_failure[0] > SHRINK_CALLS or
+                             time.monotonic() - first_failure[1] > SHRINK_SECONDS):
+            # Enough shrinking.  Only the message can depend on this stop, never the score.
+            raise _Abort(last_failure[-1])
+        count += 1
+        try:
+            one(case)
+        except CheckFailed as failure:
+            if not last_failure:
+                first_failure[:] = [count, time.monotonic()]
+            last_failure.append(str(failure))
+            raise
+
+    test = given(strategy)(body)
+    for case in examples:
+        test = example(case)(test)
+    test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
+    try:
+        test()
+    except Flaky as err:
+        raise CheckFailed(f"`{name}` gave different results for the same input "
+                          f"(does it use randomness or global state?): {err}") from None
+    except BaseException as err:
+        # Hypothesis may wrap the failure in an ExceptionGroup-like container.
+        inner = getattr(err, "exceptions", None)
+        if inner and isinstance(inner[0], (CheckFailed, _Abort)):
+            raise inner[0] from None
+        raise
+    return count
+
+
 @dataclasses.dataclass
 class PropertyCheck(Check):
     """``function(*args, **kwargs)`` equals ``reference(*args, **kwargs)`` for generated args.
@@ -255,54 +313,12 @@ class PropertyCheck(Check):
 
     def _run(self, target, profile: Profile) -> int:
         _preflight(target, self.function)
-        count, start = 0, time.monotonic()
-        last_failure: list[str] = []
-        first_failure = [0, 0.0]
         compare = COMPARE[self.compare]
         if self.compare == "arrays":
             compare = functools.partial(compare, names=self.outputs)
-        n_examples = self.max_examples.get(profile.name, profile.max_examples)
-
-        def body(case):
-            nonlocal count
-            args, kwargs = case
-            elapsed = time.monotonic() - start
-            if elapsed > profile.budget_s:
-                if last_failure:
-                    raise _Abort(last_failure[-1] + "\n(The search for a smaller failing input "
-                                 "was stopped after %.0f s.)" % elapsed)
-                raise _Abort(f"`{self.function}` is too slow to grade: {count} examples took "
-                             f"{elapsed:.0f} s (limit {profile.budget_s:.0f} s for "
-                             f"{n_examples}).")
-            if last_failure and (count - first_failure[0] > SHRINK_CALLS or
-                                 time.monotonic() - first_failure[1] > SHRINK_SECONDS):
-                # Enough shrinking.  Only the message can depend on this stop, never the score.
-                raise _Abort(last_failure[-1])
-            count += 1
-            try:
-                self._one(target, args, kwargs, compare)
-            except CheckFailed as failure:
-                if not last_failure:
-                    first_failure[:] = [count, time.monotonic()]
-                last_failure.append(str(failure))
-                raise
-
-        test = given(self.strategy)(body)
-        for args, kwargs in self.examples:
-            test = example((args, kwargs))(test)
-        test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
-        try:
-            test()
-        except Flaky as err:
-            raise CheckFailed(f"`{self.function}` gave different results for the same input "
-                              f"(does it use randomness or global state?): {err}") from None
-        except BaseException as err:
-            # Hypothesis may wrap the failure in an ExceptionGroup-like container.
-            inner = getattr(err, "exceptions", None)
-            if inner and isinstance(inner[0], (CheckFailed, _Abort)):
-                raise inner[0] from None
-            raise
-        return count
+        return search(self.function, self.strategy, [(a, k) for a, k in self.examples],
+                      self.max_examples.get(profile.name, profile.max_examples), profile,
+                      lambda case: self._one(target, *case, compare))
 
     def _one(self, target, args, kwargs, compare) -> None:
         call = _LazyCall(self.function, self.reference, args, kwargs)
@@ -424,6 +440,153 @@ class NoPixelLoopsCheck(Check):
         return 2
 
 
+def _layer_diff(mine: list, theirs: list, limit: int = 6) -> str:
+    """The per-layer parameter counts of both models from the first layer that differs."""
+    i = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a[1:] != b[1:]),
+             min(len(mine), len(theirs)))
+    rows = [f"  {'#':>3}  {'your layer':<28} {'params':>12}   {'reference layer':<28} "
+            f"{'params':>12}"]
+    for j in range(i, min(max(len(mine), len(theirs)), i + limit)):
+        a = mine[j] if j < len(mine) else ["(none)", "", 0]
+        b = theirs[j] if j < len(theirs) else ["(none)", "", 0]
+        rows.append(f"  {j:>3}  {(a[0] + ' ' + a[1]).strip():<28.28} {a[2]:>12,}   "
+                    f"{(b[0] + ' ' + b[1]).strip():<28.28} {b[2]:>12,}")
+    return "Layers with parameters, in order, from the first that differs:\n" + "\n".join(rows)
+
+
+def _first_layer_off(mine: list, theirs: list) -> str:
+    """Name the first reference layer (in the order it runs) whose output the student's lacks."""
+    def same(a, b):
+        return a[2] == b[2] and all(math.isclose(x, y, rel_tol=1e-7, abs_tol=1e-9)
+                                    for x, y in zip(a[3:], b[3:]))
+    for j, ref in enumerate(theirs):
+        if not any(same(m, ref) for m in mine):
+            if j == 0:
+                return (f"Already the first layer with weights (`{ref[0]}`, {ref[1]}) computes "
+                        "something else: look at it and at what comes before it.")
+            prev = theirs[j - 1]
+            return (f"The layers agree up to `{prev[0]}` ({prev[1]}); the output of `{ref[0]}` "
+                    f"({ref[1]}) already differs. Look at that layer and at what happens "
+                    "between the two (activations, pooling, a skipped or extra step).")
+    return ("Every layer with weights computes what the reference's does, so the difference "
+            "is in what happens after them or between them (activations, pooling, dropout, "
+            "additions, concatenation order).")
+
+
+@dataclasses.dataclass
+class ModuleCheck(Check):
+    """A student's ``nn.Module`` class against a reference model, on generated cases.
+
+    ``strategy`` draws ``grader.references.ModuleCase``.  ``kind`` says what is
+    compared:
+
+    * ``params``: the exact parameter count (the message lists per-layer counts);
+    * ``shapes``: the output shape, for inputs the reference accepts;
+    * ``function``: the output in eval mode and float64 with the reference's
+      (generated) weights copied in, matched by ``state_dict`` name or by order;
+    * ``zero_gamma``: with its last BatchNorm zeroed, a residual block is ``relu(x)``;
+    * ``gradients``: every parameter gets a gradient, and nothing is NaN or infinite.
+    """
+    cls: str = ""
+    strategy: st.SearchStrategy = None
+    kind: str = "function"
+    property: str = ""
+    examples: Sequence = ()
+    max_examples: dict = dataclasses.field(default_factory=dict)
+
+    def profile_key(self, profile: Profile):
+        if self.strategy is None:  # fixed examples: the thorough run would repeat the quick one
+            return min(len(self.examples), max(self._n(profile), 1))
+        return profile.name
+
+    def _n(self, profile: Profile) -> int:
+        return self.max_examples.get(profile.name, profile.max_examples)
+
+    def _run(self, target, profile: Profile) -> int:
+        _preflight(target, self.cls)
+        n = self._n(profile)
+        if self.strategy is None:  # fixed cases only: whole networks are costly
+            for case in self.examples[:max(n, 1)]:
+                self._one(target, case)
+            return len(self.examples[:max(n, 1)])
+        return search(self.cls, self.strategy, list(self.examples), n, profile,
+                      lambda case: self._one(target, case))
+
+    def _probe(self, target, name: str, case, **spec):
+        try:
+            out = target.probe(name, {"ctor": case.ctor(), **spec})
+        except SandboxTimeout:
+            raise _Abort(f"`{case}` did not finish within {target.call_timeout:g} s.") from None
+        except SandboxCrashed as err:
+            raise CheckFailed(f"`{case}` crashed the process running it: {err}.") from None
+        if out.missing:
+            raise _Abort(f"`{self.cls}` is not defined.")
+        if out.error is not None:
+            if out.error.type == "NameError" and out.error.message.startswith("`"):
+                # An argument the probe looks up (``cfgs``, ``BasicBlock``) was never defined.
+                errors = target.describe_cell_errors()
+                raise _Abort(f"Not defined yet: {out.error.message.split(' is ')[0]}, needed "
+                             f"for {case}." + (f"\n{errors}" if errors else ""))
+            raise CheckFailed(_student_error(self.cls, out.error, f"While running {case}:"))
+        if isinstance(out.value, dict) and "mismatch" in out.value:
+            raise CheckFailed(f"{case}: {out.value['mismatch']}")
+        return out.value
+
+    def _one(self, target, case) -> None:
+        from . import references as R
+        getattr(self, f"_{self.kind}")(target, case, R)
+
+    def _params(self, target, case, R) -> None:
+        got = self._probe(target, "structure", case)
+        want = R.model_structure(case.reference)
+        n_mine = sum(p[2] for p in got["params"])
+        n_ref = sum(p[2] for p in want["params"])
+        if n_mine != n_ref:
+            raise CheckFailed(
+                f"{case} has {n_mine:,} parameters; {case.reference_name} has {n_ref:,} "
+                f"({n_mine - n_ref:+,}).\n" + _layer_diff(got["layers"], want["layers"]))
+
+    def _shapes(self, target, case, R) -> None:
+        want = R.model_output_shape(case.reference, case.input_shape)
+        if want is None:
+            reject()  # the reference refuses this input; nothing to compare
+        (got,) = self._probe(target, "output_shapes", case, input_shapes=[list(case.input_shape)])
+        if isinstance(got, dict):
+            raise CheckFailed(f"{case}: the reference gives an output of shape {want}, yours "
+                              f"raised {got['error']}")
+        if tuple(got) != want:
+            raise CheckFailed(f"{case}: your output has shape {tuple(got)}; "
+                              f"{case.reference_name} gives {want}.")
+
+    def _function(self, target, case, R) -> None:
+        want, ref_rows = R.model_forward(case.reference, tuple(case.input_shape))
+        spec = R.model_structure(case.reference)["entries"]
+        got = self._probe(target, "forward", case, spec=spec, seed=0,
+                          x=R.model_input(case.input_shape))
+        context = (f"{case}, in eval mode and float64, with {case.reference_name}'s weights "
+                   "copied into yours.")
+        try:
+            compare_array(want, got["out"], context=context)
+        except CheckFailed as failure:
+            raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], ref_rows)}") from None
+
+    def _zero_gamma(self, target, case, R) -> None:
+        x = R.model_input(case.input_shape)
+        got = self._probe(target, "zero_last_norm", case, x=x)
+        compare_array(np.maximum(x, 0.0), got["out"], context=(
+            f"{case}, eval mode, with the scale and shift of its last BatchNorm set to zero: "
+            "the residual branch then adds nothing, so the block must return relu(x)."))
+
+    def _gradients(self, target, case, R) -> None:
+        got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))
+        if got["stuck"]:
+            raise CheckFailed(f"{case}: these parameters get no gradient in a training step, so "
+                              "they never learn (are they used in forward?): "
+                              + ", ".join(f"`{n}`" for n in got["stuck"][:8]))
+        if not got["finite"]:
+            raise CheckFailed(f"{case}: the output or a gradient is NaN or infinite.")
+
+
 @dataclasses.dataclass
 class ProblemSet:
     """The checks of one problem set, by id, and the shortcut rules it enforces."""
@@ -431,6 +594,10 @@ class ProblemSet:
     notebook: str
     checks: Iterable[Check]
     rules: object = None
+    #: seconds one call (or probe) of the student's code may take in the sandbox
+    call_timeout: float = 10.0
+    #: the sandbox's address-space limit
+    memory_mb: int = 4096
 
     def __post_init__(self):
         self.checks = {c.id: c for c in self.checks}

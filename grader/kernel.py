@@ -103,6 +103,19 @@ class LocalTarget:
         except Exception as exc:  # noqa: BLE001 - the student's exception is the outcome
             return Outcome(error=_error(exc), output=sink.getvalue())
 
+    def probe(self, name: str, spec: dict) -> Outcome:
+        from . import probes
+        sink = io.StringIO()
+        try:
+            with tripwires(self.rules), contextlib.redirect_stdout(sink), \
+                    contextlib.redirect_stderr(sink), _time_limit(self.call_timeout):
+                result = probes.PROBES[name](self.namespace, **copy.deepcopy(spec))
+            return Outcome(value=_roundtrip(result), output=sink.getvalue())
+        except SandboxTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return Outcome(error=_error(exc), output=sink.getvalue())
+
     def describe_cell_errors(self) -> str:
         return ""
 

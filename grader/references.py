@@ -6,15 +6,17 @@ Where PyTorch raises, the reference raises ``ValueError`` with PyTorch's message
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import reference_device, to_numpy, to_tensor
+from .device import DTYPE, reference_device, to_numpy, to_tensor
 
 _META = torch.device("meta")
 
@@ -297,6 +299,106 @@ def depthwise_separable_param_count(in_channels: int, out_channels: int, kernel_
                           device=_META)
     pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False, device=_META)
     return _numel(depthwise) + _numel(pointwise)
+
+
+# --- problem sets 3-5: whole models ---------------------------------------------------
+#
+# A student's nn.Module is graded against a reference model: torchvision's, built
+# with weights=None, or one of the project's own (grader.models).  Both get the
+# same generated weights (grader.probes.generated), and the reference runs here,
+# in float64 on the reference device.
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleCase:
+    """One student constructor call, the input it gets, and the reference it must equal.
+
+    ``args``/``kwargs`` are plain data (see ``grader.probes.student`` and
+    ``grader.probes.downsample``); ``reference`` builds the reference module.
+    """
+    cls: str
+    args: tuple = ()
+    kwargs: tuple = ()  # (name, value) pairs, so that a case is hashable
+    input_shape: tuple = ()
+    reference: Callable[[], nn.Module] = None
+    #: what the reference is, for messages ("torchvision.models.resnet18")
+    reference_name: str = ""
+
+    def ctor(self) -> dict:
+        return {"cls": self.cls, "args": list(self.args), "kwargs": dict(self.kwargs)}
+
+    def __str__(self) -> str:
+        parts = [_show_arg(a) for a in self.args] + [f"{k}={_show_arg(v)}" for k, v in self.kwargs]
+        text = f"{self.cls}({', '.join(parts)})"
+        return text + (f" on an input of shape {tuple(self.input_shape)}" if self.input_shape
+                       else "")
+
+
+def _show_arg(value) -> str:
+    from .probes import DOWNSAMPLE, STUDENT
+    if isinstance(value, dict) and STUDENT in value:
+        return value[STUDENT] + (f"[{value['item']!r}]" if "item" in value else "")
+    if isinstance(value, dict) and DOWNSAMPLE in value:
+        cin, cout, stride = value[DOWNSAMPLE]
+        return (f"nn.Sequential(nn.Conv2d({cin}, {cout}, 1, stride={stride}, bias=False), "
+                f"nn.BatchNorm2d({cout}))")
+    return repr(value)
+
+
+def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
+    with torch.device("meta"):
+        return build()
+
+
+@functools.lru_cache(maxsize=4)
+def _meta_model(build: Callable[[], nn.Module]) -> nn.Module:
+    return on_meta(build)
+
+
+@functools.lru_cache(maxsize=64)
+def model_structure(build: Callable[[], nn.Module]) -> dict:
+    """What ``grader.probes.structure`` reports, for the reference (built on meta)."""
+    from . import probes
+    model = on_meta(build)
+    return {"params": [[n, list(p.shape), int(p.numel()), bool(p.requires_grad)]
+                       for n, p in model.named_parameters()],
+            "layers": [[n, type(m).__name__,
+                        int(sum(p.numel() for p in m.parameters(recurse=False)))]
+                       for n, m in model.named_modules()
+                       if any(True for _ in m.parameters(recurse=False))],
+            "entries": probes.entries(model)}
+
+
+def model_output_shape(build: Callable[[], nn.Module], input_shape) -> tuple | None:
+    """The reference's output shape in eval mode, or None where it refuses the input."""
+    model = _meta_model(build).eval()
+    try:
+        with torch.no_grad():
+            return tuple(model(torch.zeros(tuple(input_shape), device=_META)).shape)
+    except Exception:  # noqa: BLE001 - too small an input, for example
+        return None
+
+
+def model_input(input_shape, seed: int = 0) -> np.ndarray:
+    g = torch.Generator().manual_seed(10_007 + seed)
+    return torch.randn(tuple(input_shape), generator=g, dtype=torch.float64).numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def model_forward(build: Callable[[], nn.Module], input_shape: tuple, seed: int = 0):
+    """(output, per-layer fingerprints) of the reference with the generated weights.
+
+    Eval mode, float64, on the reference device.
+    """
+    from . import probes
+    model = on_meta(build).to(DTYPE).to_empty(device="cpu")
+    probes.load_generated(model, probes.entries(model), seed)
+    model = model.to(reference_device()).eval()
+    x = to_tensor(model_input(input_shape, seed))
+    with torch.no_grad():
+        y, rows = probes.fingerprints(model, lambda: model(x))
+    del model
+    return to_numpy(y), rows
 
 
 def describe() -> str:

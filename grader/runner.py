@@ -63,6 +63,9 @@ class RemoteTarget:
     def call(self, fn, args, kwargs, count_lines: bool = False):
         return self.sandbox.call(fn, args, kwargs, count_lines=count_lines)
 
+    def probe(self, name, spec):
+        return self.sandbox.probe(name, spec)
+
     def lookup(self, name):
         return self.sandbox.lookup(name)
 
@@ -91,7 +94,7 @@ class RemoteTarget:
 class NotebookGrader:
     """Grades the grade cells of one notebook; results are cached per check."""
 
-    def __init__(self, nb, *, call_timeout: float = 10.0, cell_timeout: float = 30.0):
+    def __init__(self, nb, *, call_timeout: float | None = None, cell_timeout: float = 30.0):
         import torch
         # Tiny float64 references run fastest on one thread, and graders may run in parallel.
         torch.set_num_threads(1)
@@ -101,15 +104,19 @@ class NotebookGrader:
         if len(ids) > 1:
             raise ValueError(f"a notebook must use one problem set, found {sorted(ids)}")
         self.problem_set = problem_set(ids.pop()) if ids else None
-        rules = self.problem_set.rules if self.problem_set and self.problem_set.rules else NONE
+        ps = self.problem_set
+        rules = ps.rules if ps and ps.rules else NONE
+        # Models need more time and memory per call than NumPy functions.
         self.target = RemoteTarget(nbio.answer_cells(self.nb), rules,
-                                   call_timeout=call_timeout, cell_timeout=cell_timeout)
+                                   call_timeout=call_timeout or (ps.call_timeout if ps else 10.0),
+                                   cell_timeout=cell_timeout,
+                                   memory_mb=ps.memory_mb if ps else 4096)
         self._results: dict[tuple[str, str], Result] = {}
 
     def run_check(self, check_id: str, profile: str) -> Result:
-        key = (check_id, profile)
+        check = self.problem_set[check_id]
+        key = (check_id, check.profile_key(PROFILES[profile]))
         if key not in self._results:
-            check = self.problem_set[check_id]
             with warnings.catch_warnings():  # reference warnings are not the student's
                 warnings.simplefilter("ignore")
                 self._results[key] = check.run(self.target, PROFILES[profile])

@@ -208,6 +208,13 @@ class Sandbox:
                               self.call_timeout)
         return self._outcome(reply)
 
+    def probe(self, name: str, spec: dict) -> Outcome:
+        """Run ``grader.probes.<name>`` on the student's namespace (see that module)."""
+        reply = self._request({"op": "probe", "probe": name,
+                               "spec": {k: _wire.encode(v) for k, v in spec.items()}},
+                              self.call_timeout)
+        return self._outcome(reply)
+
     def lookup(self, name: str) -> Outcome:
         return self._outcome(self._request({"op": "lookup", "name": name}, self.call_timeout))
 

@@ -68,6 +68,13 @@ FROM_SCRATCH = Rules(
 )
 
 
+#: Problem sets that build models from ``torch.nn`` layers: no ready-made models.
+MODELS_BY_HAND = Rules(
+    modules=("torchvision", "timm", "grader"),
+    why="this exercise asks you to build the model yourself from torch.nn layers",
+)
+
+
 @dataclasses.dataclass
 class Violation:
     line: int

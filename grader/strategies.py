@@ -566,3 +566,147 @@ def conv2d_fast_args() -> _st.SearchStrategy:
     """``conv2d`` arguments without groups (and without string padding) for ``conv2d_fast``."""
     return conv2d_args(stride=True, padding=True, dilation=True,
                        string_padding=False).map(_without_groups)
+
+
+# --- problem sets 3-5: models -----------------------------------------------------------
+#
+# Model strategies draw ``grader.references.ModuleCase``: a constructor call of
+# the student's class, an input shape, and the reference to compare with.
+
+
+def _case(cls, args, kwargs, input_shape, reference, reference_name):
+    from .references import ModuleCase
+    return ModuleCase(cls, tuple(args), tuple(sorted(kwargs.items())), tuple(input_shape),
+                      reference, reference_name)
+
+
+@st.composite
+def residual_block_cases(draw, cls: str, reference, *, bottleneck: bool = False,
+                         grouped: bool = False, identity: bool | None = None,
+                         training: bool = False):
+    """A ``BasicBlock``/``Bottleneck`` call as torchvision's ``_make_layer`` makes them.
+
+    A projection shortcut (strided 1x1 convolution + BatchNorm) comes exactly
+    when the stride or the channel count changes, as in the paper's option B.
+    ``identity=True`` draws only blocks whose shortcut is the identity.
+    ``training=True`` draws inputs that BatchNorm accepts in training mode.
+    """
+    from .probes import downsample
+    expansion = 4 if bottleneck else 1
+    kwargs = {}
+    if grouped:
+        # torchvision's width is int(planes * base_width / 64) * groups: keep it whole.
+        planes = draw(st.sampled_from([2, 4, 8]))
+        per_group = draw(st.integers(1, 3))
+        kwargs = {"groups": draw(st.sampled_from([2, 4])), "base_width": 64 * per_group // planes}
+    else:
+        planes = draw(st.integers(1, 6))
+    if identity:
+        stride, inplanes = 1, planes * expansion
+    else:
+        stride = draw(st.sampled_from([1, 2]))
+        inplanes = draw(st.sampled_from([planes * expansion, draw(st.integers(1, 12))]))
+        if identity is False and stride == 1 and inplanes == planes * expansion:
+            stride = 2
+    args = [inplanes, planes]
+    if stride != 1:
+        kwargs["stride"] = stride
+    if stride != 1 or inplanes != planes * expansion:
+        kwargs["downsample"] = downsample(inplanes, planes * expansion, stride)
+    n = draw(st.integers(2, 3) if training else st.integers(1, 2))
+    h, w = draw(st.integers(4 if training else 2, 7)), draw(st.integers(4 if training else 2, 7))
+    return _case(cls, args, kwargs, (n, inplanes, h, w), bound(reference, args, kwargs),
+                 f"torchvision.models.resnet.{reference.__name__}")
+
+
+_BOUND: dict = {}
+
+
+def bound(reference, args=(), kwargs=None):
+    """``reference(*args, **kwargs)`` as a zero-argument builder, one object per call.
+
+    The same object for the same call, so the references' caches hit.
+    Arguments are plain data (``grader.probes`` specs are resolved).
+    """
+    kwargs = kwargs or {}
+    key = repr((reference, args, sorted(kwargs.items())))
+    if key not in _BOUND:
+        def build():
+            from .probes import _resolve
+            return reference(*[_resolve({}, a) for a in args],
+                             **{k: _resolve({}, v) for k, v in kwargs.items()})
+        _BOUND[key] = build
+    return _BOUND[key]
+
+
+@st.composite
+def network_input_cases(draw, cls: str, args, kwargs, reference, reference_name, *,
+                        sizes=(16, 256), channels: int = 3, classes: bool = True):
+    """A whole network on a generated batch size and resolution (for shape checks)."""
+    kwargs = dict(kwargs)
+    if classes and draw(st.booleans()):
+        kwargs["num_classes"] = draw(st.integers(1, 20))
+    n = draw(st.integers(1, 4))
+    h = draw(st.integers(*sizes))
+    w = draw(st.one_of(st.just(h), st.integers(*sizes)))
+    ref_kwargs = {"num_classes": kwargs["num_classes"]} if "num_classes" in kwargs else {}
+    return _case(cls, args, kwargs, (n, channels, h, w), bound(reference, (), ref_kwargs),
+                 reference_name)
+
+
+@st.composite
+def sparse_tables(draw, max_in: int = 6, max_out: int = 6) -> tuple:
+    """A connection table: for each output map, the sorted input maps it reads (LeNet's C3)."""
+    c_in = draw(st.integers(1, max_in))
+    rows = draw(st.lists(st.sets(st.integers(0, c_in - 1), min_size=1), min_size=1,
+                         max_size=max_out))
+    return c_in, [sorted(r) for r in rows]
+
+
+@st.composite
+def sparse_conv_cases(draw, reference):
+    c_in, table = draw(sparse_tables())
+    k = draw(st.integers(1, 3))
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(k, k + 4)), draw(st.integers(k, k + 4))
+    return _case("SparseConv2d", [table, k], {}, (n, c_in, h, w),
+                 bound(reference, ([tuple(r) for r in table], k)), "grader.models.SparseConv2d")
+
+
+@st.composite
+def vgg_feature_cases(draw, reference, batch_norm: bool | None = None):
+    """``make_layers(cfg, batch_norm)`` for a short random VGG configuration."""
+    cfg = draw(st.lists(st.one_of(st.integers(1, 8), st.just("M")), min_size=1, max_size=6))
+    bn = draw(st.booleans()) if batch_norm is None else batch_norm
+    pools = cfg.count("M")
+    size = 2 ** pools
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(size, size + 3)), \
+        draw(st.integers(size, size + 3))
+    kwargs = {"batch_norm": True} if bn else {}
+    return _case("make_layers", [cfg], kwargs, (n, 3, h, w), bound(reference, (cfg,), kwargs),
+                 "torchvision.models.vgg.make_layers")
+
+
+@st.composite
+def basic_conv_cases(draw, reference):
+    """GoogLeNet's ``BasicConv2d(in, out, kernel_size=..., stride=..., padding=...)``."""
+    c_in, c_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    k = draw(st.integers(1, 5))
+    kwargs = {"kernel_size": k}
+    if draw(st.booleans()):
+        kwargs["stride"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        kwargs["padding"] = draw(st.integers(0, k // 2))
+    n = draw(st.integers(1, 2))
+    h, w = draw(st.integers(k, k + 5)), draw(st.integers(k, k + 5))
+    return _case("BasicConv2d", [c_in, c_out], kwargs, (n, c_in, h, w),
+                 bound(reference, (c_in, c_out), kwargs),
+                 "torchvision.models.googlenet.BasicConv2d")
+
+
+@st.composite
+def inception_cases(draw, reference):
+    """``Inception(in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)``, small widths."""
+    chans = [draw(st.integers(1, 6)) for _ in range(7)]
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    return _case("Inception", chans, {}, (n, chans[0], h, w), bound(reference, tuple(chans)),
+                 "torchvision.models.googlenet.Inception")

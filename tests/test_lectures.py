@@ -511,7 +511,12 @@ EXERCISE_DEFS = ["def conv2d(", "def max_pool2d(", "def avg_pool2d(", "def flatt
                  "def conv3d(", "def separate_kernel(", "def separable_conv2d(",
                  "def depthwise_separable_conv2d(", "def channel_shuffle(",
                  "def local_response_norm(", "def conv2d_backward(", "def im2col(",
-                 "def conv2d_fast("]
+                 "def conv2d_fast(",
+                 # problem sets 3-5: the models students build
+                 "class LeNet5(", "class SparseConv2d(", "class AlexNet(", "class AlexNet2012(",
+                 "def make_layers(", "class VGG(", "class BasicConv2d(", "class Inception(",
+                 "class GoogLeNet(", "class BasicBlock(", "class Bottleneck(", "class ResNet(",
+                 "class ResNeXt50_32x4d("]
 
 # Each lecture points to the problem set that practises it.
 PROBLEM_SET = {
@@ -519,10 +524,13 @@ PROBLEM_SET = {
     "02_output_size_and_padding.ipynb": "problem set 1",
     "03_parameter_counting.ipynb": "problem set 1",
     "04_convolution_zoo.ipynb": "problem set 2",
+    "05_lenet_alexnet.ipynb": "problem set 3",
+    "06_vgg_googlenet.ipynb": "problem set 4",
+    "07_resnet_resnext.ipynb": "problem set 5",
 }
 
 
-def test_the_four_lectures_are_there():
+def test_every_lecture_is_listed():
     assert sorted(PROBLEM_SET) == [p.name for p in NOTEBOOKS]
 
 
@@ -540,7 +548,7 @@ def test_notebook_is_stored_clean(path):
     assert "합성곱" in text  # the Korean-English glossary
 
 
-@pytest.mark.parametrize("module", ["lecture_tools.py", "zoo_tools.py"])
+@pytest.mark.parametrize("module", sorted(p.name for p in LECTURES.glob("*.py")))
 def test_lecture_helpers_give_no_exercise_away(module):
     source = (LECTURES / module).read_text(encoding="utf-8")
     assert not [d for d in EXERCISE_DEFS if d in source]

@@ -4,7 +4,8 @@ Problem sets only *call* the machinery: checks come from ``grader.checks``,
 inputs from ``grader.strategies``, expected values from ``grader.references``.
 """
 
-AVAILABLE = ("ps01_convolution", "ps02_convolution_zoo")
+AVAILABLE = ("ps01_convolution", "ps02_convolution_zoo", "ps03_lenet_alexnet", "ps04_vgg_googlenet",
+             "ps05_resnet_resnext")
 
 
 def lazy_problem_set(module_name: str, build):

@@ -49,8 +49,11 @@ def nbgrader_cases(ps: str) -> list:
     from grader.submissions import Submission
 
     module = catalog(ps)
-    if not getattr(module, "BUNDLED", False):
+    mode = getattr(module, "BUNDLED", False)
+    if not mode:
         return list(module.MUTANTS)
+    if mode == "witness":
+        return _witness_bundles(module)
     linked = [frozenset(group) for group in getattr(module, "LINKED_CELLS", ())]
 
     def reach(cells):
@@ -67,12 +70,57 @@ def nbgrader_cases(ps: str) -> list:
                 break
         else:
             bundles.append([mutant])
+    return _combine(module, bundles, "bundle")
+
+
+def _witnessed(members) -> bool:
+    """Each member fails a cell that no other member fails: its own proof of losing points."""
+    return all(m.failing - frozenset().union(*(o.failing for o in members if o is not m))
+               for m in members)
+
+
+def _witness_bundles(module) -> list:
+    """Bundles for models, where every cell calls the blocks before it.
+
+    Mutants that change different answer cells share a notebook when each
+    keeps a *witness*: a failing cell that no other member fails.  A wrong
+    ``BasicBlock`` and a stem without max pooling both break ResNet-18, but
+    only the first fails the block's own checks and only the second fails
+    ResNeXt-50, so the notebook proves that each loses points.
+    """
+    bundles: list[list] = []
+    for mutant in module.MUTANTS:
+        cells = changed_cells(module, mutant)
+        for members in bundles:
+            taken = frozenset().union(*(changed_cells(module, m) for m in members))
+            if not (cells & taken) and _witnessed(members + [mutant]):
+                members.append(mutant)
+                break
+        else:
+            bundles.append([mutant])
+    return _combine(module, bundles, "bundle")
+
+
+def nbgrader_alternatives(ps: str) -> list:
+    """The alternatives as nbgrader grades them: one notebook when they change different cells."""
+    module = catalog(ps)
+    alternatives = list(module.ALTERNATIVES)
+    cells = [changed_cells(module, a) for a in alternatives]
+    if getattr(module, "BUNDLED", False) != "witness" or \
+            sum(len(c) for c in cells) != len(frozenset().union(*cells)):
+        return alternatives
+    return _combine(module, [alternatives], "alternatives")
+
+
+def _combine(module, bundles, prefix) -> list:
+    from grader.submissions import Submission
+
     out = []
     for i, members in enumerate(bundles, 1):
         answers = dict(module.ANSWERS)
         for m in members:
             answers.update({c: m.answers[c] for c in changed_cells(module, m)})
-        out.append(Submission(f"bundle{i}", " + ".join(m.student for m in members),
+        out.append(Submission(f"{prefix}{i}", " + ".join(m.student for m in members),
                               answers=answers,
                               failing=frozenset().union(*(m.failing for m in members))))
         out[-1].members = [m.student for m in members]

@@ -1,0 +1,104 @@
+"""Problem set 4: VGG and GoogLeNet as ``nn.Module``s, against torchvision's.
+
+Students write ``make_layers(cfg, batch_norm)``, the configurations ``cfgs``
+of VGG-11/13/16/19, ``VGG(cfg, batch_norm, num_classes, dropout)``,
+GoogLeNet's ``BasicConv2d`` and ``Inception`` module, and ``GoogLeNet``,
+mirroring ``torchvision.models.vgg`` and ``torchvision.models.googlenet``.
+"""
+from __future__ import annotations
+
+from . import lazy_problem_set
+
+PARAMS = {"vgg11": 132_863_336, "vgg16": 138_357_544, "vgg19": 143_667_240,
+          "vgg16_bn": 138_365_992, "googlenet": 6_624_904}
+
+
+def build():
+    """The problem set.  Built on first use: torch and Hypothesis load only then."""
+    import functools
+
+    import torchvision
+    from torchvision.models.googlenet import BasicConv2d, Inception
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from .. import strategies as S
+    from ..checks import ModuleCheck, ProblemSet, ValueCheck
+    from ..probes import student
+    from ..references import ModuleCase
+    from ..shortcuts import MODELS_BY_HAND
+
+    depths = ("vgg11", "vgg13", "vgg16", "vgg19")
+
+    def vgg(name, input_shape=(1, 3, 32, 32), batch_norm=False, **kwargs):
+        tv_name = name + ("_bn" if batch_norm else "")
+        kw = {**kwargs, **({"batch_norm": True} if batch_norm else {})}
+        return ModuleCase("VGG", (student("cfgs", name),), tuple(sorted(kw.items())),
+                          input_shape, S.bound(functools.partial(
+                              getattr(torchvision.models, tv_name), weights=None), (), kwargs),
+                          f"torchvision.models.{tv_name}")
+
+    googlenet = functools.partial(torchvision.models.googlenet, weights=None, aux_logits=False,
+                                  init_weights=True)
+
+    def gnet(input_shape=(1, 3, 32, 32), **kwargs):
+        return ModuleCase("GoogLeNet", (), tuple(sorted(kwargs.items())), input_shape,
+                          S.bound(googlenet, (), kwargs), "torchvision.models.googlenet")
+
+    return ProblemSet("ps04_vgg_googlenet", "vgg_googlenet.ipynb", rules=MODELS_BY_HAND,
+                      call_timeout=90.0, memory_mb=8192, checks=[
+        # --- VGG
+        ModuleCheck("make_layers_function", "make_layers builds torchvision's VGG features",
+                    cls="make_layers", strategy=S.vgg_feature_cases(make_layers),
+                    kind="function", property="3x3 convolutions (padding 1), ReLU, max pooling, "
+                    "and BatchNorm when asked", max_examples={"quick": 12, "thorough": 30}),
+        ModuleCheck("vgg_configs", "cfgs holds VGG-11, -13, -16 and -19 (parameter counts)",
+                    cls="VGG", kind="params",
+                    examples=[vgg(n) for n in depths] + [vgg("vgg16", batch_norm=True)]),
+        ModuleCheck("vgg_shapes", "VGG gives (N, num_classes) wherever torchvision does",
+                    cls="VGG", strategy=S.network_input_cases(
+                        "VGG", [student("cfgs", "vgg11")], {},
+                        functools.partial(torchvision.models.vgg11, weights=None),
+                        "torchvision.models.vgg11", sizes=(24, 160)),
+                    kind="shapes", max_examples={"quick": 6, "thorough": 15}),
+        ModuleCheck("vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
+                    cls="VGG", kind="function",
+                    examples=[vgg("vgg11"), vgg("vgg16", (1, 3, 48, 40), batch_norm=True,
+                                                num_classes=10)]),
+        # --- GoogLeNet
+        ModuleCheck("basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",
+                    cls="BasicConv2d", strategy=S.basic_conv_cases(BasicConv2d),
+                    kind="function", max_examples={"quick": 10, "thorough": 25}),
+        ModuleCheck("inception_shapes", "Inception outputs the sum of its branches' channels",
+                    cls="Inception", strategy=S.inception_cases(Inception),
+                    kind="shapes", max_examples={"quick": 10, "thorough": 25}),
+        ModuleCheck("inception_function", "Inception computes torchvision's Inception module",
+                    cls="Inception", strategy=S.inception_cases(Inception),
+                    kind="function", property="four branches, concatenated in order",
+                    max_examples={"quick": 12, "thorough": 30}),
+        ModuleCheck("googlenet_params", "GoogLeNet has torchvision's 6,624,904 parameters",
+                    cls="GoogLeNet", kind="params", examples=[gnet(), gnet(num_classes=10)]),
+        ModuleCheck("googlenet_shapes",
+                    "GoogLeNet gives (N, num_classes) wherever torchvision does",
+                    cls="GoogLeNet", strategy=S.network_input_cases(
+                        "GoogLeNet", [], {}, googlenet, "torchvision.models.googlenet",
+                        sizes=(16, 160)),
+                    kind="shapes", max_examples={"quick": 4, "thorough": 10}),
+        ModuleCheck("googlenet_function", "GoogLeNet computes torchvision's googlenet",
+                    cls="GoogLeNet", kind="function",
+                    examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10)]),
+        ModuleCheck("googlenet_gradients", "Every GoogLeNet parameter gets a gradient",
+                    cls="GoogLeNet", kind="gradients", examples=[gnet((2, 3, 32, 32))]),
+        # --- numbers from the lecture
+        ValueCheck(
+            "quiz_vgg_googlenet", "Quiz: VGG's 3x3 stacks and Inception 3a",
+            answers={"quiz_vgg16_convs": lambda: sum(1 for v in cfgs["D"] if v != "M"),
+                     "quiz_stack_weights": lambda: 3 * 3 * 3 * 64 * 64,
+                     "quiz_7x7_weights": lambda: 7 * 7 * 64 * 64,
+                     "quiz_inception3a_out": lambda: 64 + 128 + 32 + 32},
+            hints={"quiz_stack_weights": "three 3x3 convolutions from 64 to 64 channels, no "
+                                         "biases.",
+                   "quiz_inception3a_out": "the branches are concatenated along the channels."}),
+    ])
+
+
+check, __getattr__ = lazy_problem_set(__name__, build)

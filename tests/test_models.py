@@ -1,0 +1,156 @@
+"""The course's own models (``grader.models``) and the model-grading machinery
+(``grader.probes`` and ``ModuleCheck``), against torchvision and the papers' numbers."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from grader import models, probes
+from grader import references as R
+from grader.checks import PROFILES, ModuleCheck
+from grader.kernel import LocalTarget
+from grader.problems import ps03_lenet_alexnet, ps04_vgg_googlenet, ps05_resnet_resnext
+from grader.strategies import bound
+
+
+def n_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_paper_numbers():
+    assert n_params(models.LeNet5()) == 61_706
+    assert n_params(models.LeNet5Paper()) == 60_000  # LeCun et al. 1998: "60,000 parameters"
+    assert n_params(models.SparseConv2d(models.C3_TABLE, 5)) == 1_516
+    assert sum(len(t) for t in models.C3_TABLE) == 60
+    assert n_params(R.on_meta(models.AlexNetPaper)) == 60_965_224
+
+
+@pytest.mark.parametrize("module, table", [
+    (ps03_lenet_alexnet, {"alexnet": torchvision.models.alexnet}),
+    (ps04_vgg_googlenet, {"vgg11": torchvision.models.vgg11, "vgg16": torchvision.models.vgg16,
+                          "vgg19": torchvision.models.vgg19,
+                          "vgg16_bn": torchvision.models.vgg16_bn,
+                          "googlenet": functools.partial(torchvision.models.googlenet,
+                                                         aux_logits=False, init_weights=True)}),
+    (ps05_resnet_resnext, {name: getattr(torchvision.models, name)
+                           for name in ps05_resnet_resnext.PARAMS}),
+])
+def test_problem_set_numbers_are_torchvisions(module, table):
+    for name, build in table.items():
+        assert n_params(R.on_meta(functools.partial(build, weights=None))) == module.PARAMS[name]
+
+
+def test_c3_reads_only_its_table():
+    layer = models.SparseConv2d(models.C3_TABLE, 5).double()
+    x = torch.randn(1, 6, 9, 9, dtype=torch.float64, requires_grad=True)
+    for o, inputs in enumerate(models.C3_TABLE):
+        grad, = torch.autograd.grad(layer(x)[0, o].sum(), x)
+        assert set(torch.nonzero(grad.abs().sum((0, 2, 3))).flatten().tolist()) == set(inputs)
+
+
+@pytest.mark.parametrize("name", sorted(models.SMALL))
+def test_small_variants_take_32x32_and_learn(name):
+    torch.manual_seed(0)
+    model = models.SMALL[name](num_classes=10)
+    x = torch.randn(8, 1 if name == "lenet5" else 3, 32, 32)
+    y = torch.arange(8) % 10
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert model(x).shape == (8, 10) and losses[-1] < losses[0]
+
+
+def test_filled_weights_are_deterministic_and_scaled():
+    spec = [["conv.weight", [64, 32, 3, 3]], ["bn.running_var", [64]], ["fc.weight", [3, 2_000_000]]]
+    a, b = probes.generated(spec, 0), probes.generated(spec, 0)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[0], probes.generated(spec, 1)[0])
+    assert abs(a[0].var().item() - 2 / (32 * 9)) < 0.2 * 2 / (32 * 9)  # He variance
+    assert a[1].min() > 0  # a variance
+    assert a[2][0, :10].tolist() != a[2][1, :10].tolist()  # tiled, but rows differ
+
+
+def test_state_dicts_are_matched_by_order_when_names_differ():
+    ref = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    spec = probes.entries(ref)
+
+    class Mine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+            self.norm = nn.BatchNorm2d(2)
+
+    assert probes._match(Mine(), spec)["0.weight"] == "conv.weight"
+    wrong = nn.Sequential(nn.Conv2d(1, 2, 5), nn.BatchNorm2d(2))
+    assert "tensor #0" in probes._match(wrong, spec)
+
+
+# --- ModuleCheck in the student's kernel (LocalTarget) --------------------------------------
+
+def _check(kind, **kwargs):
+    tv = torchvision.models.resnet
+    case = R.ModuleCase("BasicBlock", (4, 4), (), (1, 4, 5, 5), bound(tv.BasicBlock, (4, 4)),
+                        "torchvision.models.resnet.BasicBlock")
+    return ModuleCheck(f"block_{kind}", "a block", cls="BasicBlock", kind=kind, examples=[case],
+                       **kwargs)
+
+
+def _namespace(forward_body: str, bn2=True) -> dict:
+    ns = {"nn": nn, "torch": torch}
+    exec(f"""
+class BasicBlock(nn.Module):
+    expansion = 1
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes) if {bn2} else nn.Identity()
+        self.downsample = downsample
+    def forward(self, x):
+{forward_body}
+""", ns)
+    return ns
+
+
+RIGHT = """        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + x)"""
+NO_RELU_AFTER_ADD = """        out = torch.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out)) + x"""
+
+
+@pytest.mark.parametrize("kind", ["params", "function", "zero_gamma", "gradients"])
+def test_module_checks_pass_a_right_block(kind):
+    result = _check(kind).run(LocalTarget(_namespace(RIGHT)), PROFILES["quick"])
+    assert result.passed, result.message
+
+
+def test_function_check_names_the_first_layer_that_differs():
+    result = _check("function").run(LocalTarget(_namespace(NO_RELU_AFTER_ADD)), PROFILES["quick"])
+    assert not result.passed
+    # Every layer with weights agrees; the missing ReLU comes after the last of them.
+    assert "differ from PyTorch" in result.message and "after them" in result.message
+
+
+def test_params_check_shows_the_layers():
+    result = _check("params").run(LocalTarget(_namespace(RIGHT, bn2=False)), PROFILES["quick"])
+    assert not result.passed
+    assert "has 296 parameters" in result.message and "bn2 BatchNorm2d" in result.message
+    assert "(-8)" in result.message
+
+
+def test_zero_gamma_check_catches_relu_before_the_addition():
+    body = """        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out))) + x"""
+    result = _check("zero_gamma").run(LocalTarget(_namespace(body)), PROFILES["quick"])
+    assert not result.passed and "relu(x)" in result.message
