@@ -24,6 +24,8 @@ use ``torch.nn.functional`` for them.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from fractions import Fraction
 from typing import Iterable, Sequence
@@ -268,6 +270,22 @@ def ignored_pixels(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> list[i
     """
     seen = {t - p for taps in kernel_positions(i, k, s, p, d) for t in taps}
     return [j for j in range(i) if j not in seen]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run tiny tensor code on one thread.
+
+    Many backward passes through a few dozen numbers gain nothing from
+    PyTorch's intra-op threads and, on a busy 2-core machine, lose a lot to
+    their synchronisation. The previous setting is restored afterwards.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------

@@ -326,7 +326,7 @@ def first_layer_gradients(activation: type[nn.Module], depth: int = 10, width: i
     for _ in range(depth):
         layers += [nn.Linear(width, width), activation()]
     net = nn.Sequential(*layers, nn.Linear(width, 1)).double()
-    with zt._one_thread():
+    with lt.one_thread():
         net(torch.randn(32, width, dtype=torch.float64)).sum().backward()
     return np.array([net[2 * i].weight.grad.norm().item() for i in range(depth)])
 
@@ -372,7 +372,7 @@ def train_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int =
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     model.train()
-    with zt._one_thread():
+    with lt.one_thread():
         for _ in range(steps):
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)

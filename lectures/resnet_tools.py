@@ -28,7 +28,6 @@ themselves. Problem set 5 asks students to write them; the lecture uses
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from typing import Callable, Iterable, Sequence
 
@@ -55,20 +54,6 @@ MODELS = OrderedDict([("ResNet-18", "resnet18"), ("ResNet-34", "resnet34"),
 SEED_RESNET34_LAYOUT = [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run small tensor code on one thread.
-
-    On a busy 2-core machine PyTorch's intra-op threads spend more time
-    waiting for each other than computing; one thread is faster and far more
-    predictable. The previous setting is restored afterwards.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +282,7 @@ def gradient_profile(stack: nn.Sequential, batch: int = 4, size: int = 8,
     x = torch.randn(batch, width, size, size, generator=g, dtype=torch.float64)
     acts = [x.requires_grad_()]
     stack.train()
-    with one_thread():
+    with lt.one_thread():
         for unit in stack:
             acts.append(unit(acts[-1]))
             acts[-1].retain_grad()
@@ -461,7 +446,7 @@ def train_steps(build_model: Callable[[], nn.Module], x: torch.Tensor, y: torch.
     the last one (still in training mode, so BatchNorm uses the batch's
     statistics throughout). Deterministic: CPU, one thread, fixed seed.
     """
-    with one_thread():
+    with lt.one_thread():
         torch.manual_seed(seed)
         model = build_model().train()
         opt = torch.optim.Adam(model.parameters(), lr=lr)

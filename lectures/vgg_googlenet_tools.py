@@ -28,7 +28,6 @@ no problem set asks for, is written out here.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable, Sequence
 
@@ -61,19 +60,6 @@ INCEPTIONS = ("inception3a", "inception3b", "inception4a", "inception4b", "incep
 _GREEN = "#a1d99b"
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run small tensor code on one thread, then restore the previous setting.
-
-    On a busy 2-core machine, PyTorch's intra-op threads spend more time
-    waiting for each other than computing on tensors this small.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def googlenet(**kwargs) -> nn.Module:
@@ -280,7 +266,7 @@ def receptive_field_by_model_gradient(model: nn.Module, prefix: str, size: int) 
     in_ch = next(m for m in net.modules() if isinstance(m, nn.Conv2d)).in_channels
     x = torch.ones(1, in_ch, size, size, dtype=torch.float64, requires_grad=True)
     try:
-        with one_thread():
+        with lt.one_thread():
             net(x)
             y = grabbed["y"]
             y[0, :, y.shape[-2] // 2, y.shape[-1] // 2].sum().backward()
@@ -504,7 +490,7 @@ def train_steps(build: Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor
     model = build().train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    with one_thread():
+    with lt.one_thread():
         for _ in range(steps):
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)

@@ -25,7 +25,6 @@ handles one channel, stride 1 or no padding: enough to see the idea.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import math
 from pathlib import Path
@@ -48,20 +47,6 @@ GROUP_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run tiny tensor code on one thread.
-
-    Many backward passes through a few dozen numbers gain nothing from
-    PyTorch's intra-op threads and, on a busy 2-core machine, lose a lot to
-    their synchronisation. The previous setting is restored afterwards.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------
@@ -455,7 +440,7 @@ def channel_dependence(fn: Callable[[torch.Tensor], torch.Tensor], c_in: int,
     """
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(1, c_in, size, size, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
-    with _one_thread():
+    with lt.one_thread():
         out = fn(x)
         rows = []
         for o in range(out.shape[1]):
@@ -561,7 +546,7 @@ def lrn_window_matrix(n: int, size: int) -> np.ndarray:
     """
     g = torch.Generator().manual_seed(1)
     x = torch.rand(1, n, 1, 1, generator=g, dtype=torch.float64) + 0.5
-    with _one_thread():
+    with lt.one_thread():
         jac = torch.autograd.functional.jacobian(
             lambda t: F.local_response_norm(t, size, alpha=1.0, beta=0.75, k=1.0), x)
     return (jac[0, :, 0, 0, 0, :, 0, 0] != 0).numpy()

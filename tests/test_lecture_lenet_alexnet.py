@@ -42,7 +42,7 @@ D = torch.float64
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny tensors: intra-op threads only add synchronisation on a busy 2-core machine."""
-    with zt._one_thread():
+    with lt.one_thread():
         yield
 
 

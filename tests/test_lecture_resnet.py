@@ -40,7 +40,7 @@ INPUT = (3, 224, 224)
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Small tensors only: intra-op threads add synchronisation on a busy 2-core machine."""
-    with rt.one_thread():
+    with lt.one_thread():
         yield
 
 
@@ -62,7 +62,7 @@ def macs(module, input_shape) -> int:
 
 def test_one_thread_restores_setting():
     before = torch.get_num_threads()
-    with rt.one_thread():
+    with lt.one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
 

@@ -42,7 +42,7 @@ IMAGE = (3, 224, 224)
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny tensors only: intra-op threads would just wait for each other on 2 busy cores."""
-    with vgt.one_thread():
+    with lt.one_thread():
         yield
 
 
@@ -65,7 +65,7 @@ def draws(fig) -> None:
 
 def test_one_thread_restores_the_setting():
     before = torch.get_num_threads()
-    with vgt.one_thread():
+    with lt.one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
 

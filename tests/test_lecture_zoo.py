@@ -40,7 +40,7 @@ D = torch.float64
 def one_thread():
     """Every tensor here is tiny: intra-op threads only add synchronisation, which costs a
     lot on a busy 2-core machine. Restored for the other test modules afterwards."""
-    with zt._one_thread():
+    with lt.one_thread():
         yield
 
 
@@ -436,7 +436,7 @@ def test_channel_dependence_leaves_the_thread_count_alone():
     before = torch.get_num_threads()
     dep = zt.channel_dependence(nn.Conv2d(4, 2, 1, bias=False).double(), 4)
     assert dep.shape == (2, 4) and dep.all() and torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), zt._one_thread():
+    with pytest.raises(RuntimeError), lt.one_thread():
         assert torch.get_num_threads() == 1
         raise RuntimeError("restored even after an error")
     assert torch.get_num_threads() == before
