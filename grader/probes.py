@@ -182,8 +182,7 @@ def fingerprints(model, run) -> list:
             rows.append([names[mod], type(mod).__name__, list(o.shape), float(o.sum()),
                          float((o * o).sum())])
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if any(True for _ in m.parameters(recurse=False))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if _owns_parameters(m)]
     try:
         out = run()
     finally:
@@ -193,21 +192,6 @@ def fingerprints(model, run) -> list:
 
 
 # --- the probes ------------------------------------------------------------------------------------
-
-
-def structure(ns: dict, ctor: dict) -> dict:
-    """Parameter names, shapes and counts, and the layers that own them (built on meta)."""
-    try:
-        model = build(ns, ctor, "meta")
-    except Exception:  # noqa: BLE001 - some code cannot run on meta; build it for real
-        model = build(ns, ctor, "cpu")
-    return {
-        "params": [[n, list(p.shape), int(p.numel()), bool(p.requires_grad)]
-                   for n, p in model.named_parameters()],
-        "layers": [[n, type(m).__name__, int(sum(p.numel() for p in m.parameters(recurse=False)))]
-                   for n, m in model.named_modules()
-                   if any(True for _ in m.parameters(recurse=False))],
-    }
 
 
 _BUILT: dict = {}
@@ -225,6 +209,25 @@ def _cached_meta(ns: dict, ctor: dict):
         except Exception:  # noqa: BLE001 - some code cannot run on meta; build it for real
             _BUILT[key] = build(ns, ctor, "cpu"), "cpu"
     return _BUILT[key]
+
+
+def _owns_parameters(module) -> bool:
+    return any(True for _ in module.parameters(recurse=False))
+
+
+def describe(model) -> dict:
+    """Parameter names, shapes and counts, and the layers that own them, in order."""
+    return {
+        "params": [[n, list(p.shape), int(p.numel()), bool(p.requires_grad)]
+                   for n, p in model.named_parameters()],
+        "layers": [[n, type(m).__name__, int(sum(p.numel() for p in m.parameters(recurse=False)))]
+                   for n, m in model.named_modules() if _owns_parameters(m)],
+    }
+
+
+def structure(ns: dict, ctor: dict) -> dict:
+    """:func:`describe` for the student's model (built on meta where its code allows)."""
+    return describe(_cached_meta(ns, ctor)[0])
 
 
 def output_shapes(ns: dict, ctor: dict, input_shapes: list) -> list:

@@ -357,16 +357,10 @@ def _meta_model(build: Callable[[], nn.Module]) -> nn.Module:
 
 @functools.lru_cache(maxsize=64)
 def model_structure(build: Callable[[], nn.Module]) -> dict:
-    """What ``grader.probes.structure`` reports, for the reference (built on meta)."""
+    """What ``grader.probes.structure`` reports, and the state_dict entries, for the reference."""
     from . import probes
     model = on_meta(build)
-    return {"params": [[n, list(p.shape), int(p.numel()), bool(p.requires_grad)]
-                       for n, p in model.named_parameters()],
-            "layers": [[n, type(m).__name__,
-                        int(sum(p.numel() for p in m.parameters(recurse=False)))]
-                       for n, m in model.named_modules()
-                       if any(True for _ in m.parameters(recurse=False))],
-            "entries": probes.entries(model)}
+    return {**probes.describe(model), "entries": probes.entries(model)}
 
 
 def model_output_shape(build: Callable[[], nn.Module], input_shape) -> tuple | None:
