@@ -298,7 +298,9 @@ def gradients(ns: dict, ctor: dict, x) -> dict:
     y = model(torch.from_numpy(x))
     if not isinstance(y, torch.Tensor):
         return {"mismatch": f"forward() returned {type(y).__name__}, not a tensor."}
-    (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+    # Positive, unequal weights: a loss whose weights summed to zero would give no
+    # gradient to anything that shifts an output channel by a constant (a last bias).
+    (y * torch.linspace(1, 2, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
     stuck = [n for n, p in model.named_parameters()
              if p.requires_grad and (p.grad is None or not bool(p.grad.abs().sum() > 0))]
     finite = bool(torch.isfinite(y).all()) and all(
