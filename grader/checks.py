@@ -529,7 +529,12 @@ class ModuleCheck(Check):
     * ``function``: the output in eval mode and float64 with the reference's
       (generated) weights copied in, matched by ``state_dict`` name or by order;
     * ``zero_gamma``: with its last BatchNorm zeroed, a residual block is ``relu(x)``;
-    * ``gradients``: every parameter gets a gradient, and nothing is NaN or infinite.
+    * ``gradients``: every parameter gets a gradient, and nothing is NaN or infinite;
+    * ``property``: ``judge(case, x, y)`` holds for the output ``y`` of the student's
+      model (its own seeded initialisation, eval mode, float64) on the input
+      ``x``; it returns what is wrong, or None.  For properties that hold for
+      any weights: an SE block only rescales channels, a dense block keeps its
+      input.
     """
     cls: str = ""
     strategy: st.SearchStrategy = None
@@ -537,6 +542,7 @@ class ModuleCheck(Check):
     property: str = ""
     examples: Sequence = ()
     max_examples: dict = dataclasses.field(default_factory=dict)
+    judge: Callable = None
 
     def profile_key(self, profile: Profile):
         if self.strategy is None:  # fixed examples: the thorough run would repeat the quick one
@@ -620,6 +626,13 @@ class ModuleCheck(Check):
         compare_array(np.maximum(x, 0.0), got["out"], context=(
             f"{case}, eval mode, with the scale and shift of its last BatchNorm set to zero: "
             "the residual branch then adds nothing, so the block must return relu(x)."))
+
+    def _property(self, target, case, R) -> None:
+        x = R.model_input(case.input_shape)
+        y = self._probe(target, "run", case, x=x)["out"]
+        problem = self.judge(case, x, y)
+        if problem:
+            raise CheckFailed(f"{case}, in eval mode and float64: {problem}")
 
     def _gradients(self, target, case, R) -> None:
         got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))

@@ -132,6 +132,15 @@ def generated(spec: list, seed: int) -> list:
     return out
 
 
+def _core(shape) -> list:
+    """A weight's shape without trailing 1x1 dimensions: a 1x1 convolution and a linear
+    layer hold the same matrix (and :func:`fill` gives both the same values)."""
+    shape = list(shape)
+    while len(shape) > 2 and shape[-1] == 1:
+        shape.pop()
+    return shape
+
+
 def _match(model, spec: list) -> dict | str:
     """Student ``state_dict`` names for the reference entries, or why they do not match.
 
@@ -139,11 +148,11 @@ def _match(model, spec: list) -> dict | str:
     order and shape (the first mismatch is reported).
     """
     mine = entries(model)
-    ref_shapes = {n: s for n, s in spec}
-    if {n: s for n, s in mine} == ref_shapes:
+    ref_shapes = {n: _core(s) for n, s in spec}
+    if {n: _core(s) for n, s in mine} == ref_shapes:
         return {n: n for n, _ in spec}
     for i, ((rn, rs), (mn, ms)) in enumerate(zip(spec, mine)):
-        if rs != ms:
+        if _core(rs) != _core(ms):
             return (f"Your model's tensors do not line up with the reference's: tensor #{i} "
                     f"of the state_dict is your `{mn}` with shape {tuple(ms)}, where the "
                     f"reference has `{rn}` with shape {tuple(rs)}.")
@@ -289,6 +298,19 @@ def zero_last_norm(ns: dict, ctor: dict, x) -> dict:
     return {"out": y.detach().numpy().copy()}
 
 
+def run(ns: dict, ctor: dict, x) -> dict:
+    """The model's output with its own (seeded) initialisation, in eval mode and float64."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build(ns, ctor, "cpu").to(torch.float64).eval()
+    with torch.no_grad():
+        y = model(torch.from_numpy(x))
+    if not isinstance(y, torch.Tensor):
+        return {"mismatch": f"forward() returned {type(y).__name__}, not a tensor."}
+    return {"out": y.detach().numpy().copy()}
+
+
 def gradients(ns: dict, ctor: dict, x) -> dict:
     """Parameters that get no gradient from a training step, and whether all is finite."""
     import torch
@@ -309,4 +331,4 @@ def gradients(ns: dict, ctor: dict, x) -> dict:
 
 
 PROBES = {"structure": structure, "output_shapes": output_shapes, "forward": forward,
-          "zero_last_norm": zero_last_norm, "gradients": gradients}
+          "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run}

@@ -710,3 +710,92 @@ def inception_cases(draw, reference):
     n, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     return _case("Inception", chans, {}, (n, chans[0], h, w), bound(reference, tuple(chans)),
                  "torchvision.models.googlenet.Inception")
+
+
+# --- problem set 6: DenseNet and DPN --------------------------------------------------------
+
+
+def _small_input(draw, channels: int, lo: int = 1, hi: int = 7) -> tuple:
+    return (draw(st.integers(1, 2)), channels, draw(st.integers(lo, hi)),
+            draw(st.integers(lo, hi)))
+
+
+@st.composite
+def dense_layer_cases(draw, reference):
+    """``DenseLayer(num_input_features, growth_rate, bn_size)`` (torchvision's ``_DenseLayer``)."""
+    c, k, bn_size = draw(st.integers(1, 8)), draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    return _case("DenseLayer", [c, k, bn_size], {}, _small_input(draw, c),
+                 bound(reference, (c, k, bn_size, 0.0)),
+                 "torchvision.models.densenet._DenseLayer")
+
+
+@st.composite
+def dense_block_cases(draw, reference):
+    """``DenseBlock(num_layers, num_input_features, bn_size, growth_rate)``."""
+    layers, c = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    bn_size, k = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    return _case("DenseBlock", [layers, c, bn_size, k], {}, _small_input(draw, c),
+                 bound(reference, (layers, c, bn_size, k, 0.0)),
+                 "torchvision.models.densenet._DenseBlock")
+
+
+@st.composite
+def transition_cases(draw, reference):
+    """``Transition(num_input_features, num_output_features)``: even and odd sizes."""
+    c_in, c_out = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    return _case("Transition", [c_in, c_out], {}, _small_input(draw, c_in, 2, 7),
+                 bound(reference, (c_in, c_out)), "torchvision.models.densenet._Transition")
+
+
+@st.composite
+def dual_path_cases(draw, reference, block_type: str | None = None):
+    """``DualPathBlock(in_chs, num_1x1_a, num_3x3_b, num_1x1_c, inc, groups, block_type)``.
+
+    A ``normal`` block reads the residual part (the first ``num_1x1_c``
+    channels) and the dense part (the rest) of its input; ``proj`` and
+    ``down`` blocks first project their input to both.
+    """
+    kind = block_type or draw(st.sampled_from(["normal", "proj", "down"]))
+    groups = draw(st.sampled_from([1, 2, 4]))
+    a, b = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    c, inc = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    in_chs = c + draw(st.integers(0, 6)) if kind == "normal" else draw(st.integers(1, 10))
+    args = [in_chs, a, b, c, inc, groups]
+    kwargs = {} if kind == "normal" and draw(st.booleans()) else {"block_type": kind}
+    return _case("DualPathBlock", args, kwargs, _small_input(draw, in_chs, 2, 7),
+                 bound(reference, tuple(args), {"block_type": kind}),
+                 "timm.models.dpn.DualPathBlock")
+
+
+# --- problem set 7: Inception-v4 and SENet ---------------------------------------------------
+
+
+@st.composite
+def se_block_cases(draw, reference):
+    """``SEBlock(channels, reduction)``, with at least one channel in the bottleneck."""
+    reduction = draw(st.sampled_from([1, 2, 4, 16]))
+    channels = reduction * draw(st.integers(1, 3)) + draw(st.integers(0, reduction - 1))
+    return _case("SEBlock", [channels], {"reduction": reduction}, _small_input(draw, channels),
+                 bound(reference, (channels, reduction)), "timm.models.senet.SEModule")
+
+
+@st.composite
+def se_bottleneck_cases(draw, reference, *, identity: bool | None = None):
+    """``SEBottleneck(inplanes, planes, stride, downsample, reduction)`` as SENet stacks them.
+
+    ``reference(inplanes, planes, stride, downsample, reduction)`` builds timm's block.
+    """
+    case = draw(residual_block_cases("SEBottleneck", reference, bottleneck=True,
+                                     identity=identity))
+    reduction = draw(st.sampled_from([1, 2, 4]))  # planes * 4 >= 4 channels: one survives
+    kwargs = {**dict(case.kwargs), "reduction": reduction}
+    return _case("SEBottleneck", case.args, kwargs, case.input_shape,
+                 bound(reference, case.args, kwargs), "timm.models.senet.SEResNetBottleneck")
+
+
+@st.composite
+def fixed_block_cases(draw, cls: str, reference, reference_name: str, channels: int,
+                      min_size: int = 1):
+    """A block whose widths are fixed by the paper (Inception-v4's), on a generated input."""
+    return _case(cls, [], {}, _small_input(draw, channels, min_size, min_size + 4), reference,
+                 reference_name)

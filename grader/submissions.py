@@ -16,7 +16,7 @@ import nbformat
 
 from . import notebook as nbio
 
-_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.MULTILINE)
 
 
 def solution_answers(solution_nb) -> dict[str, str]:

@@ -516,7 +516,15 @@ EXERCISE_DEFS = ["def conv2d(", "def max_pool2d(", "def avg_pool2d(", "def flatt
                  "class LeNet5(", "class SparseConv2d(", "class AlexNet(", "class AlexNet2012(",
                  "def make_layers(", "class VGG(", "class BasicConv2d(", "class Inception(",
                  "class GoogLeNet(", "class BasicBlock(", "class Bottleneck(", "class ResNet(",
-                 "class ResNeXt50_32x4d("]
+                 "class ResNeXt50_32x4d(",
+                 # problem sets 6-8
+                 "class DenseLayer(", "class DenseBlock(", "class Transition(",
+                 "class DenseNet(", "class DualPathBlock(", "class DPN68(", "class SEBlock(",
+                 "class SEBottleneck(", "class SEResNet50(", "class InceptionA(",
+                 "class ReductionA(", "class InceptionB(", "class ReductionB(",
+                 "class InceptionC(", "class InceptionV4(", "class SeparableConv2d(",
+                 "class Xception(", "class MobileNetV1(", "class InvertedResidual(",
+                 "class MobileNetV2(", "class ShuffleV2Block(", "class ShuffleNetV2("]
 
 # Each lecture points to the problem set that practises it.
 PROBLEM_SET = {
@@ -527,6 +535,9 @@ PROBLEM_SET = {
     "05_lenet_alexnet.ipynb": "problem set 3",
     "06_vgg_googlenet.ipynb": "problem set 4",
     "07_resnet_resnext.ipynb": "problem set 5",
+    "08_densenet_dpn.ipynb": "problem set 6",
+    "09_inception_v4_senet.ipynb": "problem set 7",
+    "10_xception_mobilenet_shufflenet.ipynb": "problem set 8",
 }
 
 

@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 import pytest
+import timm
 import torch
 import torchvision
 from torch import nn
@@ -14,7 +15,8 @@ from grader import models, probes
 from grader import references as R
 from grader.checks import PROFILES, ModuleCheck
 from grader.kernel import LocalTarget
-from grader.problems import ps03_lenet_alexnet, ps04_vgg_googlenet, ps05_resnet_resnext
+from grader.problems import (ps03_lenet_alexnet, ps04_vgg_googlenet, ps05_resnet_resnext,
+                             ps06_densenet_dpn, ps07_inception_v4_senet)
 from grader.strategies import bound
 
 
@@ -43,6 +45,16 @@ def test_paper_numbers():
 def test_problem_set_numbers_are_torchvisions(module, table):
     for name, build in table.items():
         assert n_params(R.on_meta(functools.partial(build, weights=None))) == module.PARAMS[name]
+
+
+@pytest.mark.parametrize("module", [ps06_densenet_dpn, ps07_inception_v4_senet],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_problem_set_numbers_of_timm_and_torchvision(module):
+    """Architecture pairs II: references from torchvision (densenet*) and timm (the rest)."""
+    for name, count in module.PARAMS.items():
+        build = (functools.partial(getattr(torchvision.models, name), weights=None)
+                 if name.startswith("densenet") else functools.partial(timm.create_model, name))
+        assert n_params(R.on_meta(build)) == count, name
 
 
 def test_c3_reads_only_its_table():
@@ -93,6 +105,43 @@ def test_state_dicts_are_matched_by_order_when_names_differ():
     assert probes._match(Mine(), spec)["0.weight"] == "conv.weight"
     wrong = nn.Sequential(nn.Conv2d(1, 2, 5), nn.BatchNorm2d(2))
     assert "tensor #0" in probes._match(wrong, spec)
+
+
+def test_a_linear_layer_takes_a_1x1_convolutions_weights():
+    """SE blocks and classifiers: nn.Linear and a 1x1 convolution hold the same matrix."""
+    ref = nn.Sequential(nn.Conv2d(6, 3, 1), nn.ReLU())
+    spec = probes.entries(ref)
+    mine = nn.Linear(6, 3).double()
+    assert probes.load_generated(mine, spec, 0) is None
+    ref = ref.double()
+    probes.load_generated(ref, spec, 0)
+    x = torch.randn(2, 6, dtype=torch.float64)
+    assert torch.allclose(mine(x), ref[0](x[:, :, None, None])[:, :, 0, 0])
+    assert "tensor #0" in probes._match(nn.Conv2d(6, 3, 3), spec)  # a 3x3 is not a 1x1
+
+
+def test_property_check_judges_the_students_own_output():
+    """``kind="property"``: a judge sees the input and the output, with the student's own init."""
+    def keeps_input(case, x, y):
+        return None if np.array_equal(y[:, :x.shape[1]], x) else "the input is not kept"
+
+    case = R.ModuleCase("Grow", (3,), (), (2, 3, 4, 4), None, "a dense layer")
+    check = ModuleCheck("grow", "keeps its input", cls="Grow", kind="property",
+                        judge=keeps_input, examples=[case])
+    for body, passes in (("torch.cat([x, self.conv(x)], 1)", True),
+                         ("torch.cat([self.conv(x), x], 1)", False)):
+        ns = {"nn": nn, "torch": torch}
+        exec(f"""
+class Grow(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, 2, 3, padding=1)
+    def forward(self, x):
+        return {body}
+""", ns)
+        result = check.run(LocalTarget(ns), PROFILES["quick"])
+        assert result.passed == passes, result.message
+    assert "the input is not kept" in result.message
 
 
 # --- ModuleCheck in the student's kernel (LocalTarget) --------------------------------------

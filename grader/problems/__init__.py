@@ -4,8 +4,15 @@ Problem sets only *call* the machinery: checks come from ``grader.checks``,
 inputs from ``grader.strategies``, expected values from ``grader.references``.
 """
 
-AVAILABLE = ("ps01_convolution", "ps02_convolution_zoo", "ps03_lenet_alexnet", "ps04_vgg_googlenet",
-             "ps05_resnet_resnext")
+AVAILABLE = (
+    "ps01_convolution",
+    "ps02_convolution_zoo",
+    "ps03_lenet_alexnet",
+    "ps04_vgg_googlenet",
+    "ps05_resnet_resnext",
+    "ps06_densenet_dpn",
+    "ps07_inception_v4_senet",
+)
 
 
 def lazy_problem_set(module_name: str, build):

@@ -6,6 +6,7 @@ check cells in ``failing`` must be among those that fail.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from grader import notebook as nbio
@@ -116,6 +117,37 @@ def conv2d_single(image, kernel):
     return np.array(rows, dtype=float)
 '''}, failing=frozenset({"conv2d_single"})),
 ]
+
+# Exact failing sets, hidden checks included (measured with the grader), so that
+# nbgrader can grade several mutants in one notebook.  What else each one breaks:
+_ALSO_FAILS = {
+    # every conv2d check draws a bias
+    'forgot_bias': {'conv2d_stride', 'conv2d_padding', 'conv2d_dilation', 'conv2d_groups'},
+    # every conv2d check draws non-square inputs
+    'height_for_width': {'conv2d_dilation', 'conv2d_bias', 'conv2d_groups', 'conv2d_stride', 'conv2d_padding'},
+    # flatten_size calls conv_output_size
+    'ceil_not_floor': {'flatten_size'},
+    # the pools and flatten_size call pool_output_size
+    'pool_ceil_keeps_last_window': {'max_pool2d_padding', 'avg_pool2d_padding', 'flatten_size'},
+    # the padding check also leaves stride=None
+    'pool_default_stride_1': {'max_pool2d_padding'},
+    # the quiz's 5x5 answer calls conv2d_param_count
+    'param_count_no_bias': {'quiz_5x5'},
+    # conv2d's padding='same' calls same_padding
+    'same_padding_extra_before': {'conv2d_padding'},
+    # the padding check is run on the same arrays
+    'mutates_input': {'avg_pool2d_padding'},
+    # every conv2d check draws batches of two or more
+    'batch_of_one': {'conv2d_dilation', 'conv2d_bias', 'conv2d_groups', 'conv2d_stride', 'conv2d_padding'},
+}
+MUTANTS = [dataclasses.replace(m, failing=m.failing | _ALSO_FAILS.get(m.student, set()))
+           for m in MUTANTS]
+BUNDLED = True
+# Answer cells that call each other: a bundle changes at most one cell of each group.
+LINKED_CELLS = [{"conv2d_answer", "same_padding_answer"},
+                {"conv_output_size_answer", "pool_output_size_answer", "max_pool2d_answer",
+                 "avg_pool2d_answer", "flatten_size_answer"},
+                {"quiz_answers", "conv_output_size_answer", "param_count_answer"}]
 
 # --- alternative correct implementations of conv2d -------------------------------
 
