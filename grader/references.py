@@ -350,12 +350,15 @@ def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-@functools.lru_cache(maxsize=4)
+# Reference results are cached for the life of the grading process: `nbgrader autograde`
+# grades a whole class in one process, and every student's checks draw the same cases.
+# Meta models hold no storage, and outputs are small arrays.
+@functools.lru_cache(maxsize=16)
 def _meta_model(build: Callable[[], nn.Module]) -> nn.Module:
     return on_meta(build)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2048)
 def model_structure(build: Callable[[], nn.Module]) -> dict:
     """What ``grader.probes.structure`` reports, and the state_dict entries, for the reference."""
     from . import probes
@@ -363,7 +366,8 @@ def model_structure(build: Callable[[], nn.Module]) -> dict:
     return {**probes.describe(model), "entries": probes.entries(model)}
 
 
-def model_output_shape(build: Callable[[], nn.Module], input_shape) -> tuple | None:
+@functools.lru_cache(maxsize=2048)
+def model_output_shape(build: Callable[[], nn.Module], input_shape: tuple) -> tuple | None:
     """The reference's output shape in eval mode, or None where it refuses the input."""
     model = _meta_model(build).eval()
     try:
@@ -378,7 +382,7 @@ def model_input(input_shape, seed: int = 0) -> np.ndarray:
     return torch.randn(tuple(input_shape), generator=g, dtype=torch.float64).numpy()
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=1024)
 def model_forward(build: Callable[[], nn.Module], input_shape: tuple, seed: int = 0):
     """(output, per-layer fingerprints) of the reference with the generated weights.
 

@@ -28,24 +28,31 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def layer_table(model: nn.Module, input_shape: Sequence[int],
-                types: tuple = COMPUTE) -> list[dict]:
-    """One row per leaf layer of the given ``types``, in the order the forward pass runs them.
+def _is_layer(m: nn.Module) -> bool:
+    """A leaf module, or a BatchNorm that carries its activation as a parameterless child
+    (timm's fused ``BatchNormAct2d``): both are one layer of the table."""
+    children = list(m.children())
+    return not children or (isinstance(m, nn.BatchNorm2d)
+                            and not any(True for c in children for _ in c.parameters()))
 
-    Columns: ``layer`` (its name in ``state_dict``), ``type``, ``out_shape``
-    (without the batch), ``params`` and ``macs`` (for one image).  A layer
-    called twice gets two rows.  ``model`` may live on the meta device.
+
+def forward_rows(model: nn.Module, input_shape: Sequence[int],
+                 modules: dict) -> tuple[list[dict], int]:
+    """One forward pass under PyTorch's FLOP counter, for one image of ``input_shape``.
+
+    Returns a row per call of each module in ``modules`` (module -> name), in the
+    order they run: ``layer``, ``type``, ``out_shape`` (without the batch),
+    ``params`` and ``macs``; and the model's total MACs.  ``model`` may live on
+    the meta device.
     """
     first = next(model.parameters())
-    names = {mod: name for name, mod in model.named_modules()}
     rows: list[dict] = []
 
     def hook(mod, inp, out):
-        rows.append({"layer": names[mod], "type": type(mod).__name__,
+        rows.append({"layer": modules[mod], "type": type(mod).__name__,
                      "out_shape": tuple(out.shape[1:]), "params": count_params(mod), "macs": 0})
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, types) and not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in modules]
     was_training = model.training
     model.eval()
     try:
@@ -59,7 +66,24 @@ def layer_table(model: nn.Module, input_shape: Sequence[int],
     root = type(model).__name__
     for row in rows:
         row["macs"] = int(sum(flops.get(f"{root}.{row['layer']}", {}).values()) // 2)
-    return rows
+    return rows, int(counter.get_total_flops() // 2)
+
+
+def layer_table(model: nn.Module, input_shape: Sequence[int],
+                types: tuple = COMPUTE) -> list[dict]:
+    """One row per layer of the given ``types``, in the order the forward pass runs them.
+
+    Columns: ``layer`` (its name in ``state_dict``), ``type``, ``out_shape``
+    (without the batch), ``params`` and ``macs`` (for one image).  A layer
+    called twice gets two rows.  ``model`` may live on the meta device.
+    """
+    modules = {m: name for name, m in model.named_modules() if isinstance(m, types) and _is_layer(m)}
+    return forward_rows(model, input_shape, modules)[0]
+
+
+def count(model: nn.Module, input_shape: Sequence[int]) -> dict:
+    """Parameters and MACs for one image, from a single pass (no table): for sweeps."""
+    return {"params": count_params(model), "macs": forward_rows(model, input_shape, {})[1]}
 
 
 def summary(model: nn.Module, input_shape: Sequence[int]) -> dict:
@@ -72,12 +96,8 @@ def summary(model: nn.Module, input_shape: Sequence[int]) -> dict:
     networks (GoogLeNet) use the longest path of the traced graph instead
     (``vgg_googlenet_tools.depth``).
     """
-    rows = layer_table(model, input_shape, types=(nn.Conv2d, nn.Linear))
-    first, was_training = next(model.parameters()), model.training
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=first.device, dtype=first.dtype))
-    finally:
-        model.train(was_training)
-    return {"params": count_params(model), "macs": int(counter.get_total_flops() // 2),
+    modules = {m: name for name, m in model.named_modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and _is_layer(m)}
+    rows, macs = forward_rows(model, input_shape, modules)
+    return {"params": count_params(model), "macs": macs,
             "weight_layers": sum(1 for r in rows if "downsample" not in r["layer"])}

@@ -158,8 +158,8 @@ def build():
             hints={"quiz_densenet121_convs": "121 counts the weight layers: the stem, two per "
                                              "dense layer, one per transition, and the "
                                              "classifier (which is not a convolution).",
-                   "quiz_dense_connections": "Count the inputs of each layer, and of the block's "
-                                             "output, as in the paper's L(L+1)/2."}),
+                   "quiz_dense_connections": "Layer l receives l inputs: the block's input "
+                                             "and the l - 1 layers before it."}),
     ])
 
 

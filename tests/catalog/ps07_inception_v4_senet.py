@@ -43,7 +43,7 @@ MUTANTS = [
     _m("se_after_addition", "SEBottleneck: the SE block rescales the sum, shortcut included",
        SE_BLOCK, "return self.relu(self.se_module(out) + shortcut)",
        "return self.relu(self.se_module(out + shortcut))",
-       {"se_bottleneck_function", "se_resnet50_function"}),
+       {"se_bottleneck_function", "se_bottleneck_zero_gamma", "se_resnet50_function"}),
     _m("stride_on_3x3", "SEBottleneck: the stride on the 3x3 (torchvision's v1.5), not on conv1",
        SE_BLOCK,
        "kernel_size=1, stride=stride, bias=False)\n        self.bn1 = nn.BatchNorm2d(planes)\n"
@@ -58,7 +58,7 @@ MUTANTS = [
        {"se_resnet50_params", "se_resnet50_function"}),
     _m("floor_max_pool", "SEResNet50: the stem's max pooling rounds down (no ceil_mode)", SE_NET,
        "nn.MaxPool2d(3, stride=2, ceil_mode=True)", "nn.MaxPool2d(3, stride=2)",
-       {"se_resnet50_shapes", "se_resnet50_function"}),
+       {"se_resnet50_function"}),
     _m("default_eps", "BasicConv2d: BatchNorm's default eps 1e-5, not Inception-v4's 1e-3", CONV,
        "nn.BatchNorm2d(out_channels, eps=0.001)", "nn.BatchNorm2d(out_channels)",
        V4_BLOCKS | {"inception_v4_function"}),

@@ -3,19 +3,7 @@
 Three students: the model solution, the untouched release, and one realistic
 mistake from the catalog.
 """
-from __future__ import annotations
+from tests.catalog import ps04_vgg_googlenet as catalog
+from tests.sample_class import three_students
 
-from grader import notebook as nbio
-from grader.submissions import Submission
-
-from tests.catalog.ps04_vgg_googlenet import MUTANTS, SOLUTION
-
-ALL_CHECK_CELLS = frozenset(c.grade_id for c in nbio.grade_cells(SOLUTION))
-_mistake = next(m for m in MUTANTS if m.student == "branch_order_swapped")
-
-STUDENTS = [
-    Submission("ada_complete", "the model solution"),
-    Submission("ben_untouched", "the release, untouched", base="release",
-               failing=ALL_CHECK_CELLS),
-    Submission("cho_branches", _mistake.about, answers=_mistake.answers, failing=_mistake.failing),
-]
+STUDENTS = three_students(catalog, "branch_order_swapped", "cho_branches")
