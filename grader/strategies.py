@@ -797,5 +797,73 @@ def se_bottleneck_cases(draw, reference, *, identity: bool | None = None):
 def fixed_block_cases(draw, cls: str, reference, reference_name: str, channels: int,
                       min_size: int = 1):
     """A block whose widths are fixed by the paper (Inception-v4's), on a generated input."""
-    return _case(cls, [], {}, _small_input(draw, channels, min_size, min_size + 4), reference,
-                 reference_name)
+    sizes = st.integers(min_size, min_size + 4)
+    shape = draw(st.tuples(st.integers(1, 2), st.just(channels), sizes, sizes))
+    return _case(cls, [], {}, shape, reference, reference_name)
+
+
+# --- problem set 8: Xception, MobileNet, ShuffleNet ---
+
+
+@st.composite
+def separable_conv_cases(draw, reference):
+    """``SeparableConv2d(in_channels, out_channels, kernel_size, stride, padding, dilation)``,
+    timm's Xception layer; a keyword left out takes timm's default (1, 1, 0, 1)."""
+    c_in, c_out = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    k, s = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    p, d = draw(st.integers(0, 2)), draw(st.integers(1, 2))
+    kwargs = _options(draw, {}, (("kernel_size", k, 1), ("stride", s, 1), ("padding", p, 0),
+                                 ("dilation", d, 1)))
+    lo = _min_size(d * (k - 1) + 1, p)
+    return _case("SeparableConv2d", [c_in, c_out], kwargs, _small_input(draw, c_in, lo, lo + 5),
+                 bound(reference, (c_in, c_out), kwargs), "timm.models.xception.SeparableConv2d")
+
+
+@st.composite
+def xception_block_cases(draw, reference):
+    """``XceptionBlock(in_channels, out_channels, reps, strides, start_with_relu, grow_first)``
+    (timm's ``Block``); half the draws keep the width, so that strides=1 gives an identity
+    shortcut."""
+    c_in = draw(st.integers(1, 6))
+    c_out = draw(st.sampled_from([c_in, draw(st.integers(1, 6))]))
+    reps = draw(st.integers(1, 3))
+    kwargs = _options(draw, {}, (("strides", draw(st.sampled_from([1, 2])), 1),
+                                 ("start_with_relu", draw(st.booleans()), True),
+                                 ("grow_first", draw(st.booleans()), True)))
+    return _case("XceptionBlock", [c_in, c_out, reps], kwargs, _small_input(draw, c_in),
+                 bound(reference, (c_in, c_out, reps), kwargs), "timm.models.xception.Block")
+
+
+@st.composite
+def inverted_residual_cases(draw, reference, *, wide: bool = False):
+    """``InvertedResidual(inp, oup, stride, expand_ratio)`` (torchvision's MobileNetV2 block).
+
+    Half the draws have a residual connection (stride 1, ``inp == oup``).  ``wide=True``
+    draws at least 4 input and output channels and 3x3 maps: enough output values for a
+    property to see their signs.
+    """
+    lo = 4 if wide else 1
+    inp = draw(st.integers(lo, 8))
+    t = draw(st.sampled_from([2, 3, 6] if wide else [1, 2, 3, 6]))
+    if draw(st.booleans()):
+        stride, oup = 1, inp
+    else:
+        stride, oup = draw(st.sampled_from([1, 2])), draw(st.integers(lo, 8))
+    args = [inp, oup, stride, t]
+    return _case("InvertedResidual", args, {}, _small_input(draw, inp, 3 if wide else 1, 7),
+                 bound(reference, tuple(args)), "torchvision.models.mobilenetv2.InvertedResidual")
+
+
+@st.composite
+def shuffle_block_cases(draw, reference, *, stride: int | None = None):
+    """``ShuffleV2Block(inp, oup, stride)`` (torchvision's ShuffleNet v2 unit).
+
+    ``oup`` is even (two branches of ``oup // 2``); with stride 1 the input has ``oup``
+    channels, split in two halves.
+    """
+    s = stride or draw(st.sampled_from([1, 2]))
+    oup = 2 * draw(st.integers(1, 6))
+    inp = oup if s == 1 else draw(st.integers(1, 8))
+    return _case("ShuffleV2Block", [inp, oup, s], {}, _small_input(draw, inp),
+                 bound(reference, (inp, oup, s)),
+                 "torchvision.models.shufflenetv2.InvertedResidual")

@@ -16,7 +16,7 @@ from grader import references as R
 from grader.checks import PROFILES, ModuleCheck
 from grader.kernel import LocalTarget
 from grader.problems import (ps03_lenet_alexnet, ps04_vgg_googlenet, ps05_resnet_resnext,
-                             ps06_densenet_dpn, ps07_inception_v4_senet)
+                             ps06_densenet_dpn, ps07_inception_v4_senet, ps08_efficient_nets)
 from grader.strategies import bound
 
 
@@ -47,13 +47,14 @@ def test_problem_set_numbers_are_torchvisions(module, table):
         assert n_params(R.on_meta(functools.partial(build, weights=None))) == module.PARAMS[name]
 
 
-@pytest.mark.parametrize("module", [ps06_densenet_dpn, ps07_inception_v4_senet],
+@pytest.mark.parametrize("module", [ps06_densenet_dpn, ps07_inception_v4_senet,
+                                    ps08_efficient_nets],
                          ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_problem_set_numbers_of_timm_and_torchvision(module):
-    """Architecture pairs II: references from torchvision (densenet*) and timm (the rest)."""
+    """Architecture pairs II: references from torchvision where it has them, else timm."""
     for name, count in module.PARAMS.items():
         build = (functools.partial(getattr(torchvision.models, name), weights=None)
-                 if name.startswith("densenet") else functools.partial(timm.create_model, name))
+                 if hasattr(torchvision.models, name) else functools.partial(timm.create_model, name))
         assert n_params(R.on_meta(build)) == count, name
 
 

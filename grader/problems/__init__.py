@@ -12,6 +12,7 @@ AVAILABLE = (
     "ps05_resnet_resnext",
     "ps06_densenet_dpn",
     "ps07_inception_v4_senet",
+    "ps08_efficient_nets",
 )
 
 
