@@ -38,6 +38,8 @@ def _projection_is_linear(case, x, y):
     if y.ndim != 4 or y.shape[:2] != (x.shape[0], oup):
         return (f"the output has shape {y.shape}; the block maps {inp} channels to oup = {oup}.")
     branch = y - x if residual and y.shape == x.shape else y
+    if not branch.any():
+        return None  # a zero-initialised last BatchNorm: nothing to judge (the function check is)
     if not (branch < 0).any():
         what = "output minus input (the residual branch)" if residual else "output"
         return (f"the block's {what} has no negative value, as if an activation (ReLU6) "

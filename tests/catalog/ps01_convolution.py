@@ -122,24 +122,30 @@ def conv2d_single(image, kernel):
 # nbgrader can grade several mutants in one notebook.  What else each one breaks:
 _ALSO_FAILS = {
     # every conv2d check draws a bias
-    'forgot_bias': {'conv2d_stride', 'conv2d_padding', 'conv2d_dilation', 'conv2d_groups'},
+    "forgot_bias": {"conv2d_stride", "conv2d_padding", "conv2d_dilation", "conv2d_groups"},
     # every conv2d check draws non-square inputs
-    'height_for_width': {'conv2d_dilation', 'conv2d_bias', 'conv2d_groups', 'conv2d_stride', 'conv2d_padding'},
+    "height_for_width": {"conv2d_dilation", "conv2d_bias", "conv2d_groups", "conv2d_stride",
+                         "conv2d_padding"},
     # flatten_size calls conv_output_size
-    'ceil_not_floor': {'flatten_size'},
+    "ceil_not_floor": {"flatten_size"},
     # the pools and flatten_size call pool_output_size
-    'pool_ceil_keeps_last_window': {'max_pool2d_padding', 'avg_pool2d_padding', 'flatten_size'},
+    "pool_ceil_keeps_last_window": {"max_pool2d_padding", "avg_pool2d_padding", "flatten_size"},
     # the padding check also leaves stride=None
-    'pool_default_stride_1': {'max_pool2d_padding'},
+    "pool_default_stride_1": {"max_pool2d_padding"},
     # the quiz's 5x5 answer calls conv2d_param_count
-    'param_count_no_bias': {'quiz_5x5'},
+    "param_count_no_bias": {"quiz_5x5"},
     # conv2d's padding='same' calls same_padding
-    'same_padding_extra_before': {'conv2d_padding'},
+    "same_padding_extra_before": {"conv2d_padding"},
     # the padding check is run on the same arrays
-    'mutates_input': {'avg_pool2d_padding'},
+    "mutates_input": {"avg_pool2d_padding"},
     # every conv2d check draws batches of two or more
-    'batch_of_one': {'conv2d_dilation', 'conv2d_bias', 'conv2d_groups', 'conv2d_stride', 'conv2d_padding'},
+    "batch_of_one": {"conv2d_dilation", "conv2d_bias", "conv2d_groups", "conv2d_stride",
+                     "conv2d_padding"},
 }
+# The hidden-only cell conv2d_all draws every option at once (measured from the source notebook).
+for _name in ("flipped_kernel", "forgot_bias", "one_sided_padding", "height_for_width",
+              "dilation_ignored", "batch_of_one", "groups_ignored", "torch_shortcut"):
+    _ALSO_FAILS[_name] = _ALSO_FAILS.get(_name, set()) | {"conv2d_all"}
 MUTANTS = [dataclasses.replace(m, failing=m.failing | _ALSO_FAILS.get(m.student, set()))
            for m in MUTANTS]
 BUNDLED = True
