@@ -34,8 +34,11 @@ c.Autograde.autograde_preprocessors = [
 ]
 # A deleted check cell comes back and is graded like any other.
 c.OverwriteCells.add_missing_cells = True
-# Answer cells that never finish are interrupted; the grader has its own limits.
-c.Execute.timeout = 30
+# Answer cells that never finish are interrupted after 30 s; the grader has its own
+# limits. Check cells get longer: `nbgrader validate` runs the checks in the kernel.
+from grader.nbgrader_plugin import execute_timeout  # noqa: E402
+
+c.Execute.timeout_func = execute_timeout
 
 # Feedback must not show the source of hidden tests.
 c.GenerateFeedback.preprocessors = [

@@ -645,6 +645,78 @@ class ModuleCheck(Check):
 
 
 @dataclasses.dataclass
+class ProbeCheck(Check):
+    """A sandbox probe (``grader.probes``) runs the student's functions on real PyTorch
+    objects; ``judge(case, got)`` decides here what is wrong (a message) or None.
+
+    For functions that take models, loaders and optimizers, which cannot cross the
+    process boundary: the probe builds instrumented ones next to the student's code
+    and reports what happened to them.  Cases come from ``strategy`` (after
+    ``examples``) or from ``examples`` alone; a case has ``spec()`` (the probe's
+    arguments, plain data), a readable ``str`` and ``raises``: the exception type
+    name the student's code must raise for it, or None.
+    """
+    functions: tuple = ()  # the student's names the probe calls
+    probe: str = ""
+    strategy: st.SearchStrategy = None
+    property: str = ""
+    examples: Sequence = ()
+    max_examples: dict = dataclasses.field(default_factory=dict)
+    judge: Callable = None
+    #: seconds one probe may take (a training run needs longer than a function call)
+    timeout: float | None = None
+    #: pass the problem set's rules to the probe (to trip a scoped shortcut)
+    with_rules: bool = False
+
+    def profile_key(self, profile: Profile):
+        if self.strategy is None:
+            return min(len(self.examples), max(self._n(profile), 1))
+        return profile.name
+
+    def _n(self, profile: Profile) -> int:
+        return self.max_examples.get(profile.name, profile.max_examples)
+
+    def _run(self, target, profile: Profile) -> int:
+        for name in self.functions:
+            _preflight(target, name)
+        n = self._n(profile)
+        if self.strategy is None:
+            for case in self.examples[:max(n, 1)]:
+                self._one(target, case)
+            return len(self.examples[:max(n, 1)])
+        return search(self.functions[0], self.strategy, list(self.examples), n, profile,
+                      lambda case: self._one(target, case))
+
+    def _one(self, target, case) -> None:
+        spec = case.spec()
+        if self.with_rules:
+            spec["rules"] = target.rules.to_json()
+        name = self.functions[0]
+        try:
+            out = target.probe(self.probe, spec, self.timeout)
+        except SandboxTimeout:
+            limit = self.timeout or target.call_timeout
+            raise _Abort(f"{case}: did not finish within {limit:g} s (an infinite loop?).") \
+                from None
+        except SandboxCrashed as err:
+            raise CheckFailed(f"{case}: crashed the process running it: {err}.") from None
+        if out.missing:
+            raise _Abort(f"`{name}` is not defined.")
+        if out.error is not None:
+            if getattr(case, "raises", None) and out.error.type == case.raises:
+                return
+            raise CheckFailed(_student_error(name, out.error, f"While running {case}:"))
+        if getattr(case, "raises", None):
+            raise CheckFailed(f"{case}: this is invalid, so it must raise {case.raises} with a "
+                              "helpful message (as PyTorch does), but it returned normally.")
+        if isinstance(out.value, dict) and "mismatch" in out.value:
+            raise CheckFailed(f"{case}: {out.value['mismatch']}")
+        problem = self.judge(case, out.value)
+        if problem:
+            raise CheckFailed(f"{case}: {problem}")
+
+
+@dataclasses.dataclass
 class ProblemSet:
     """The checks of one problem set, by id, and the shortcut rules it enforces."""
     id: str

@@ -103,12 +103,12 @@ class LocalTarget:
         except Exception as exc:  # noqa: BLE001 - the student's exception is the outcome
             return Outcome(error=_error(exc), output=sink.getvalue())
 
-    def probe(self, name: str, spec: dict) -> Outcome:
+    def probe(self, name: str, spec: dict, timeout: float | None = None) -> Outcome:
         from . import probes
         sink = io.StringIO()
         try:
             with tripwires(self.rules), contextlib.redirect_stdout(sink), \
-                    contextlib.redirect_stderr(sink), _time_limit(self.call_timeout):
+                    contextlib.redirect_stderr(sink), _time_limit(timeout or self.call_timeout):
                 result = probes.PROBES[name](self.namespace, **copy.deepcopy(spec))
             return Outcome(value=_roundtrip(result), output=sink.getvalue())
         except SandboxTimeout:

@@ -9,7 +9,8 @@ Registered in ``nbgrader_config.py``:
   the notebook's answer cells in a sandbox and replaces every check cell's
   outputs with the verdict: a stream for a pass, an error for a failure.
   nbgrader then scores the cells from those outputs as usual;
-* ``StripHiddenTests`` removes hidden test source from generated feedback.
+* ``StripHiddenTests`` removes hidden test source from generated feedback;
+* ``execute_timeout`` gives each cell its time limit under ``Execute``.
 """
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from .kernel import OUTSIDE_KERNEL_MARKER
 from .notebook import nbgrader_meta
 from .runner import NotebookGrader
+
+
+#: seconds an answer cell may run in the kernel; the grader has its own limits
+ANSWER_CELL_TIMEOUT = 30
+#: seconds a check cell may run: `nbgrader validate` runs the checks in the kernel, and
+#: problem set 9's trains a CNN (under autograde check cells only print a note)
+CHECK_CELL_TIMEOUT = 300
+
+
+def execute_timeout(cell) -> int:
+    """The time limit of one cell under nbgrader's ``Execute`` (its ``timeout_func``)."""
+    return CHECK_CELL_TIMEOUT if nbgrader_meta(cell).get("grade") else ANSWER_CELL_TIMEOUT
 
 
 def _passed_output(text: str) -> NotebookNode:

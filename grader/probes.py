@@ -330,5 +330,258 @@ def gradients(ns: dict, ctor: dict, x) -> dict:
     return {"stuck": stuck, "finite": finite}
 
 
+# --- problem set 9: training loops and transfer learning -------------------------------------
+#
+# The student's functions get real PyTorch objects, instrumented: a small network that
+# logs the mode and grad mode of every forward pass, and an SGD that records the
+# gradients it is asked to apply.  The grading process builds the same objects (same
+# code, same seed) and runs the reference loop on them, then compares the logs.
+
+
+def seed_all(seed: int) -> None:
+    """Seed every generator a student might use."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def spy_net(spec: dict):
+    """A float64 MLP with BatchNorm (so train and eval mode differ) that logs each forward
+    as ``[training, grad enabled, batch size]``; weights from :func:`fill` and ``spec["seed"]``."""
+    import torch
+    from torch import nn
+
+    class SpyNet(nn.Module):
+        def __init__(self, d, h, k):
+            super().__init__()
+            self.fc1 = nn.Linear(d, h)
+            self.bn = nn.BatchNorm1d(h)
+            self.fc2 = nn.Linear(h, k)
+            self.log = []
+
+        def forward(self, x):
+            self.log.append([self.training, torch.is_grad_enabled(), int(x.shape[0])])
+            return self.fc2(torch.relu(self.bn(self.fc1(x))))
+
+    model = SpyNet(spec["d"], spec["h"], spec["k"]).to(torch.float64)
+    for i, (name, t) in enumerate(model.state_dict().items()):
+        if t.is_floating_point():
+            fill(t, name, i, spec["seed"])
+    return model
+
+
+def spy_sgd(params, lr: float):
+    """SGD with momentum that records, at every ``step()``, the gradients it applies."""
+    import torch
+
+    class SpySGD(torch.optim.SGD):
+        def __init__(self, params):
+            super().__init__(params, lr=lr, momentum=0.9)
+            self.applied = []
+
+        def step(self, closure=None):
+            self.applied.append([None if p.grad is None else p.grad.detach().numpy().copy()
+                                 for g in self.param_groups for p in g["params"]])
+            return super().step(closure)
+
+    return SpySGD(params)
+
+
+def spy_loss():
+    """Cross-entropy that logs ``[loss, batch size]`` for every batch it scores."""
+    import torch
+
+    class SpyLoss(torch.nn.CrossEntropyLoss):
+        def __init__(self):
+            super().__init__()
+            self.log = []
+
+        def forward(self, input, target):
+            loss = super().forward(input, target)
+            self.log.append([float(loss.detach()), int(target.shape[0])])
+            return loss
+
+    return SpyLoss()
+
+
+def loader(x, y, batch_size: int):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                      batch_size=batch_size, shuffle=False)
+
+
+def returned(value) -> dict:
+    """A returned number as plain data; a tensor is described, with whether it holds a graph."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return {"tensor": list(value.shape), "grad": bool(value.requires_grad)}
+    return {"value": value}
+
+
+def dropout_call(ns: dict, fn: str, x, p: float, training: bool, seed: int, rules: dict) -> dict:
+    """``fn(x, p, training)`` twice on a tensor made from ``x``, with torch's dropout tripped."""
+    import numpy as np
+    import torch
+
+    from . import shortcuts
+
+    t = torch.from_numpy(x.copy())
+    seed_all(seed)
+    outs = []
+    with shortcuts.tripwires(shortcuts.Rules.from_json(rules), scoped=True):
+        for _ in range(2):
+            y = ns[fn](t, p, training)
+            if not isinstance(y, torch.Tensor):
+                return {"mismatch": f"`{fn}` returned {type(y).__name__}, not a torch.Tensor."}
+            outs.append(y.detach().numpy().copy())
+    return {"outs": outs, "input_changed": not np.array_equal(t.numpy(), x)}
+
+
+def train_epoch(ns: dict, fn: str, net: dict, x, y, batch_size: int, lr: float) -> dict:
+    """``fn(model, loader, optimizer, loss_fn, "cpu")`` on a spy network left in eval mode."""
+    seed_all(0)
+    model = spy_net(net).eval()  # as after an evaluation: the loop must switch modes itself
+    optimizer, loss_fn = spy_sgd(model.parameters(), lr), spy_loss()
+    value = ns[fn](model, loader(x, y, batch_size), optimizer, loss_fn, "cpu")
+    return {"returned": returned(value), "log": model.log, "applied": optimizer.applied,
+            "losses": loss_fn.log, "params": [p.detach().numpy().copy() for p in model.parameters()]}
+
+
+def evaluate_call(ns: dict, fn: str, net: dict, x, y, batch_size: int) -> dict:
+    """``fn(model, loader, "cpu")`` on a spy network left in train mode."""
+    seed_all(0)
+    model = spy_net(net).train()  # as after training: evaluation must switch modes itself
+    value = ns[fn](model, loader(x, y, batch_size), "cpu")
+    return {"returned": returned(value), "log": model.log}
+
+
+def head_net(spec: dict):
+    """A small classifier with its head where a model family keeps it (``spec["layout"]``).
+
+    ``fc`` (ResNet, GoogLeNet), ``classifier`` (DenseNet), ``classifier_seq`` (AlexNet,
+    VGG: the head is ``classifier[-1]``), ``head_fc`` (timm), or a real torchvision
+    model (``resnet18``, ``mobilenet_v2``) with ``weights=None``.
+    """
+    import torch
+    from torch import nn
+
+    w, k, layout = spec["width"], spec["classes"], spec["layout"]
+    torch.manual_seed(spec["seed"])
+    if layout in ("resnet18", "mobilenet_v2"):
+        import torchvision
+
+        return getattr(torchvision.models, layout)(weights=None, num_classes=k)
+
+    def features():
+        return nn.Sequential(nn.Conv2d(3, w, 3, padding=1, bias=False), nn.BatchNorm2d(w),
+                             nn.ReLU(), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+                             nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = features()
+            if layout == "fc":
+                self.fc = nn.Linear(2 * w, k)
+            elif layout == "classifier":
+                self.classifier = nn.Linear(2 * w, k)
+            elif layout == "classifier_seq":
+                self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Linear(2 * w, 4 * w),
+                                                nn.ReLU(), nn.Dropout(0.5), nn.Linear(4 * w, k))
+            else:
+                self.head = nn.Sequential()
+                self.head.add_module("fc", nn.Linear(2 * w, k))
+
+        def forward(self, x):
+            x = self.features(x)
+            head = {"fc": "fc", "head_fc": "head"}.get(layout, "classifier")
+            return getattr(self, head)(x)
+
+    return Net()
+
+
+def _step_changes(model, seed: int) -> list:
+    """Parameter names that one SGD step (train mode, momentum, over every parameter) changes."""
+    import torch
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    torch.manual_seed(seed)
+    model.train()
+    x = torch.randn(4, 3, 32, 32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x), torch.arange(4) % 2)
+    if loss.requires_grad:
+        loss.backward()
+    optimizer.step()
+    return [n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())]
+
+
+def transfer(ns: dict, net: dict, freeze: str | None = None, replace: str | None = None,
+             num_classes: int | None = None) -> dict:
+    """``freeze(model)`` and/or ``replace(model, num_classes)``, then what changed.
+
+    Reports which parameters require gradients, which one training step changes,
+    the state before and after (shapes, and whether each value is unchanged), the
+    output shape in eval mode, and whether each function returned the model it got.
+    """
+    import torch
+
+    model = head_net(net)
+    before = {n: t.detach().clone() for n, t in model.state_dict().items()}
+    same = {}
+    for name, args in ((freeze, ()), (replace, (num_classes,))):
+        if name:
+            same[name] = ns[name](model, *args) is model
+    state = model.state_dict()
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 3, 32, 32))
+    return {
+        "returned_same": same,
+        "requires_grad": {n: bool(p.requires_grad) for n, p in model.named_parameters()},
+        "keys_before": {n: list(t.shape) for n, t in before.items()},
+        "keys_after": {n: list(t.shape) for n, t in state.items()},
+        "unchanged": [n for n, t in state.items()
+                      if n in before and before[n].shape == t.shape and torch.equal(before[n], t)],
+        "out_shape": list(out.shape) if isinstance(out, torch.Tensor) else None,
+        "changed_by_step": _step_changes(model, net["seed"]),
+    }
+
+
+def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int) -> dict:
+    """Train with the student's ``fn(train_loader, epochs, "cpu")`` on the digits' train
+    split; the returned model's predictions on the test images (the labels stay out)."""
+    import time
+
+    import torch
+
+    from . import data
+
+    seed_all(seed)
+    train = data.loaders(batch_size=batch_size, seed=seed)["train"]
+    start = time.monotonic()
+    model = ns[fn](train, epochs, "cpu")
+    seconds = time.monotonic() - start
+    if not isinstance(model, torch.nn.Module):
+        return {"mismatch": f"`{fn}` returned {type(model).__name__}, not the trained "
+                            "nn.Module."}
+    images, _ = data.digits_split("test")
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(images)[:, None])
+    return {"predicted": logits.argmax(1).numpy().astype("int64"), "seconds": seconds}
+
+
 PROBES = {"structure": structure, "output_shapes": output_shapes, "forward": forward,
-          "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run}
+          "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run,
+          "dropout_call": dropout_call, "train_epoch": train_epoch,
+          "evaluate_call": evaluate_call, "transfer": transfer, "train_outcome": train_outcome}

@@ -399,6 +399,71 @@ def model_forward(build: Callable[[], nn.Module], input_shape: tuple, seed: int 
     return to_numpy(y), rows
 
 
+# --- problem set 9: training loops and transfer learning ---------------------------------------
+#
+# The canonical PyTorch idioms.  A check runs the same probe (grader.probes) on these
+# as on the student's functions and compares the two reports.  They run on the CPU,
+# like the probe in the sandbox, so that both sides take the same floating-point path.
+
+
+def train_one_epoch(model, loader, optimizer, loss_fn, device) -> float:
+    """One pass over ``loader``; the mean loss per sample (not per batch)."""
+    model.train()
+    total, count = 0.0, 0
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(labels)
+        count += len(labels)
+    return total / count
+
+
+def evaluate(model, loader, device) -> float:
+    """Accuracy over every sample of ``loader``, in eval mode, without building a graph."""
+    model.eval()
+    correct, count = 0, 0
+    with torch.no_grad():
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            correct += (model(images).argmax(dim=1) == labels).sum().item()
+            count += len(labels)
+    return correct / count
+
+
+def head_name(model: nn.Module) -> str:
+    """The qualified name of the model's head: its last ``nn.Linear``."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError("the model has no nn.Linear head")
+    return names[-1]
+
+
+def freeze_features(model: nn.Module) -> nn.Module:
+    """Everything but the head stops learning."""
+    head = head_name(model) + "."
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith(head)
+    return model
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """A new, trainable head for ``num_classes`` in place of the old one."""
+    name = head_name(model)
+    old = model.get_submodule(name)
+    parent, _, leaf = name.rpartition(".")
+    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    setattr(model.get_submodule(parent) if parent else model, leaf,
+            new.to(old.weight.device, old.weight.dtype))
+    return model
+
+
+TRAINING = {"train_one_epoch": train_one_epoch, "evaluate": evaluate,
+            "freeze_features": freeze_features, "replace_head": replace_head}
+
+
 def describe() -> str:
     from .device import describe_device
     return describe_device()
@@ -408,7 +473,8 @@ __all__ = [
     "avg_pool2d", "build_stack", "channel_shuffle", "conv2d", "conv2d_backward", "conv2d_fast",
     "conv2d_param_count", "conv2d_single", "conv3d", "conv_matrix", "conv_output_size",
     "conv_transpose2d", "conv_transpose_output_size", "depthwise_separable_conv2d",
-    "depthwise_separable_param_count", "flatten_size", "im2col", "linear_param_count",
-    "local_response_norm", "max_pool2d", "receptive_field", "reference_device", "same_padding",
-    "separable_conv2d", "separate_kernel",
+    "depthwise_separable_param_count", "evaluate", "flatten_size", "freeze_features",
+    "head_name", "im2col", "linear_param_count", "local_response_norm", "max_pool2d",
+    "receptive_field", "reference_device", "replace_head", "same_padding", "separable_conv2d",
+    "separate_kernel", "train_one_epoch",
 ]

@@ -63,8 +63,8 @@ class RemoteTarget:
     def call(self, fn, args, kwargs, count_lines: bool = False):
         return self.sandbox.call(fn, args, kwargs, count_lines=count_lines)
 
-    def probe(self, name, spec):
-        return self.sandbox.probe(name, spec)
+    def probe(self, name, spec, timeout=None):
+        return self.sandbox.probe(name, spec, timeout)
 
     def lookup(self, name):
         return self.sandbox.lookup(name)

@@ -208,11 +208,11 @@ class Sandbox:
                               self.call_timeout)
         return self._outcome(reply)
 
-    def probe(self, name: str, spec: dict) -> Outcome:
+    def probe(self, name: str, spec: dict, timeout: float | None = None) -> Outcome:
         """Run ``grader.probes.<name>`` on the student's namespace (see that module)."""
         reply = self._request({"op": "probe", "probe": name,
                                "spec": {k: _wire.encode(v) for k, v in spec.items()}},
-                              self.call_timeout)
+                              timeout or self.call_timeout)
         return self._outcome(reply)
 
     def lookup(self, name: str) -> Outcome:

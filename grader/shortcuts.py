@@ -28,12 +28,24 @@ class ShortcutError(RuntimeError):
 class Rules:
     """What an exercise forbids.
 
-    ``modules``: top-level packages that may not be imported at all.
-    ``functions``: dotted names of functions that may not be called.
+    ``modules``: top-level packages that may not be imported at all, except the
+    submodules in ``allowed`` (``grader.data`` under a blocked ``grader``).
+    ``functions``: dotted names of functions that may not be called.  With
+    ``scoped``, only inside the graded function itself: a check trips them
+    around its own calls, never process-wide, because the library calls them
+    too (``nn.Dropout`` calls ``F.dropout``).
     """
     modules: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
     why: str = ""
+    allowed: tuple[str, ...] = ()
+    scoped: bool = False
+
+    def blocks(self, module: str) -> bool:
+        """Whether importing the dotted ``module`` is forbidden."""
+        if any(module == a or module.startswith(a + ".") for a in self.allowed):
+            return False
+        return module.split(".")[0] in self.modules
 
     @property
     def attribute_names(self) -> set[str]:
@@ -44,7 +56,8 @@ class Rules:
 
     @classmethod
     def from_json(cls, data: dict) -> "Rules":
-        return cls(tuple(data["modules"]), tuple(data["functions"]), data.get("why", ""))
+        return cls(tuple(data["modules"]), tuple(data["functions"]), data.get("why", ""),
+                   tuple(data.get("allowed", ())), data.get("scoped", False))
 
 
 NONE = Rules()
@@ -98,7 +111,6 @@ def scan(source: str, rules: Rules) -> list[Violation]:
     except SyntaxError:
         return []
     found: list[Violation] = []
-    blocked = set(rules.modules)
     attrs = rules.attribute_names
 
     def visit(node, where):
@@ -109,10 +121,10 @@ def scan(source: str, rules: Rules) -> list[Violation]:
                 here = child.name
             if isinstance(child, ast.Import):
                 for alias in child.names:
-                    if alias.name.split(".")[0] in blocked:
+                    if rules.blocks(alias.name):
                         found.append(Violation(child.lineno, here, f"imports {alias.name}"))
             elif isinstance(child, ast.ImportFrom) and child.module:
-                if child.module.split(".")[0] in blocked:
+                if rules.blocks(child.module):
                     found.append(Violation(child.lineno, here, f"imports from {child.module}"))
                 for alias in child.names:
                     if f"{child.module}.{alias.name}" in rules.functions:
@@ -137,7 +149,7 @@ class _Blocker(importlib.abc.MetaPathFinder):
         self.rules = rules
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in self.rules.modules:
+        if self.rules.blocks(fullname):
             raise ImportError(f"importing {fullname} is not allowed here: {self.rules.why}",
                               name=fullname)
         return None
@@ -172,17 +184,18 @@ def install(rules: Rules) -> None:
     """Block forbidden imports and trip forbidden calls for the rest of this process."""
     if rules.modules:
         sys.meta_path.insert(0, _Blocker(rules))
-    for name in rules.functions:
+    for name in () if rules.scoped else rules.functions:
         found = _resolve(name)
         if found:
             setattr(found[0], found[1], _tripwire(name, rules))
 
 
 @contextlib.contextmanager
-def tripwires(rules: Rules):
-    """Temporarily trip forbidden calls (used for checks inside the student's kernel)."""
+def tripwires(rules: Rules, scoped: bool = False):
+    """Temporarily trip forbidden calls: for checks inside the student's kernel, and with
+    ``scoped`` around one call of a function under ``scoped`` rules."""
     saved = []
-    for name in rules.functions:
+    for name in rules.functions if scoped or not rules.scoped else ():
         found = _resolve(name)
         if found:
             saved.append((found[0], found[1], getattr(found[0], found[1])))

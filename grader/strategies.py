@@ -867,3 +867,166 @@ def shuffle_block_cases(draw, reference, *, stride: int | None = None):
     return _case("ShuffleV2Block", [inp, oup, s], {}, _small_input(draw, inp),
                  bound(reference, (inp, oup, s)),
                  "torchvision.models.shufflenetv2.InvertedResidual")
+
+
+# --- problem set 9: training loops and transfer learning ---------------------------------------
+#
+# A case says what a probe (grader.probes) builds in the sandbox: ``spec()`` is its
+# arguments as plain data, and the judge in the problem set rebuilds the same here.
+
+import dataclasses  # noqa: E402
+
+
+def _generator(*key: int) -> np.random.Generator:
+    return np.random.default_rng(list(key))
+
+
+@dataclasses.dataclass(frozen=True)
+class DropoutCase:
+    """``dropout(x, p, training)`` on ``x`` of ``shape`` with values in [0.5, 1.5].
+
+    Positive values, so that the mean of the output shows any missing rescaling.
+    """
+    shape: tuple
+    p: float
+    training: bool = True
+    dtype: str = "float64"
+    seed: int = 0
+    raises: str | None = None
+
+    def x(self) -> np.ndarray:
+        g = _generator(self.seed, *self.shape)
+        return g.uniform(0.5, 1.5, size=self.shape).astype(self.dtype)
+
+    def spec(self) -> dict:
+        return {"fn": "dropout", "x": self.x(), "p": self.p, "training": self.training,
+                "seed": self.seed}
+
+    def __str__(self) -> str:
+        return (f"dropout(x, p={self.p!r}, training={self.training}) with x of shape "
+                f"{self.shape} ({self.dtype}, values in [0.5, 1.5])")
+
+
+#: big enough that a fraction of p is measured to within about 1%
+DROPOUT_SHAPES = [(64, 512), (16, 32, 8, 8), (40_000,), (10, 3, 32, 32)]
+
+
+@_st.composite
+def dropout_cases(draw) -> DropoutCase:
+    p = draw(st.one_of(st.sampled_from([0.1, 0.2, 0.25, 0.5, 0.75, 0.9]),
+                       st.integers(5, 95).map(lambda v: v / 100)))
+    return DropoutCase(draw(st.sampled_from(DROPOUT_SHAPES)), p, True,
+                       draw(st.sampled_from(["float64", "float32"])), draw(st.integers(0, 999)))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoaderCase:
+    """A batch-size-``batch_size`` DataLoader over ``n`` random samples, and a spy network
+    (``grader.probes.spy_net``) with ``d`` inputs, ``h`` hidden units and ``k`` classes."""
+    kind: str  # "train" or "evaluate"
+    n: int
+    batch_size: int
+    d: int = 6
+    h: int = 8
+    k: int = 4
+    seed: int = 0
+    lr: float = 0.1
+    raises = None
+
+    def net(self) -> dict:
+        return {"d": self.d, "h": self.h, "k": self.k, "seed": self.seed}
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        g = _generator(self.seed, self.n, self.d)
+        return g.standard_normal((self.n, self.d)), g.integers(0, self.k, self.n)
+
+    def spec(self) -> dict:
+        x, y = self.data()
+        spec = {"net": self.net(), "x": x, "y": y, "batch_size": self.batch_size}
+        if self.kind == "train":
+            return {"fn": "train_one_epoch", **spec, "lr": self.lr}
+        return {"fn": "evaluate", **spec}
+
+    def batches(self) -> list[int]:
+        return [min(self.batch_size, self.n - i) for i in range(0, self.n, self.batch_size)]
+
+    def __str__(self) -> str:
+        model = f"a network with BatchNorm ({self.d} inputs, {self.k} classes)"
+        sizes = self.batches()
+        shown = ", ".join(map(str, sizes[:6])) + (", ..." if len(sizes) > 6 else "")
+        call = ("train_one_epoch(model, loader, optimizer, loss_fn, 'cpu') with SGD "
+                f"(lr={self.lr}, momentum=0.9) and cross-entropy" if self.kind == "train"
+                else "evaluate(model, loader, 'cpu')")
+        return f"{call}, on {model} and a loader of {self.n} samples in batches of {shown}"
+
+
+@_st.composite
+def loader_cases(draw, kind: str) -> LoaderCase:
+    """Batches of at least 2 samples (BatchNorm refuses one in training), often with a
+    smaller last batch, which is where per-batch averages go wrong."""
+    b = draw(st.integers(2, 12))
+    q = draw(st.integers(1, 4))
+    r = draw(st.sampled_from([0] + list(range(2, b))))
+    return LoaderCase(kind, q * b + r, b, draw(st.integers(2, 8)), draw(st.integers(2, 10)),
+                      draw(st.integers(2, 6)), draw(st.integers(0, 999)))
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadCase:
+    """A classifier laid out like one model family (``grader.probes.head_net``), and what
+    is done to it: ``freeze_features(model)``, ``replace_head(model, num_classes)``, or both."""
+    layout: str
+    width: int = 8
+    classes: int = 10
+    seed: int = 0
+    freeze: bool = True
+    replace: bool = False
+    num_classes: int = 3
+    raises = None
+
+    LAYOUTS = {"fc": "model.fc (ResNet)", "classifier": "model.classifier (DenseNet)",
+               "classifier_seq": "model.classifier[-1] (AlexNet, VGG)",
+               "head_fc": "model.head.fc (timm)", "resnet18": "torchvision resnet18",
+               "mobilenet_v2": "torchvision mobilenet_v2"}
+
+    def net(self) -> dict:
+        return {"layout": self.layout, "width": self.width, "classes": self.classes,
+                "seed": self.seed}
+
+    def spec(self) -> dict:
+        return {"net": self.net(), "freeze": "freeze_features" if self.freeze else None,
+                "replace": "replace_head" if self.replace else None,
+                "num_classes": self.num_classes}
+
+    def __str__(self) -> str:
+        calls = (["freeze_features(model)"] if self.freeze else []) + \
+            ([f"replace_head(model, {self.num_classes})"] if self.replace else [])
+        what = self.LAYOUTS[self.layout]
+        if self.layout in ("resnet18", "mobilenet_v2"):
+            return f"{' then '.join(calls)} on {what}(num_classes={self.classes})"
+        return (f"{' then '.join(calls)} on a small CNN with {self.classes} classes whose head "
+                f"is {what}, width {self.width}")
+
+
+@_st.composite
+def head_cases(draw, *, freeze: bool, replace: bool) -> HeadCase:
+    return HeadCase(draw(st.sampled_from(["fc", "classifier", "classifier_seq", "head_fc"])),
+                    draw(st.integers(2, 12)), draw(st.integers(2, 10)), draw(st.integers(0, 999)),
+                    freeze, replace, draw(st.integers(2, 12)))
+
+
+@dataclasses.dataclass(frozen=True)
+class OutcomeCase:
+    """``train_digits(train_loader, epochs, 'cpu')`` on the digits' train split."""
+    epochs: int
+    seed: int = 0
+    batch_size: int = 32
+    raises = None
+
+    def spec(self) -> dict:
+        return {"fn": "train_digits", "epochs": self.epochs, "seed": self.seed,
+                "batch_size": self.batch_size}
+
+    def __str__(self) -> str:
+        return (f"train_digits(train_loader, epochs={self.epochs}, device='cpu') with seed "
+                f"{self.seed}, batches of {self.batch_size}, on the 1,197 training digits")

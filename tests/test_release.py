@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -55,6 +56,8 @@ def test_pytest_exercises_fails_with_not_implemented(tmp_path):
 # every model solution is graded in full under nbgrader (the sample class's ada_complete):
 # one problem set of functions and one of models prove these paths.
 PATHS_PROVEN_ON = ("ps01_convolution", "ps05_resnet_resnext")
+# Problem set 9's checks run probes in the kernel (training, scoped tripwires): prove that too.
+KERNEL_PATHS_PROVEN_ON = PATHS_PROVEN_ON + ("ps09_training_transfer",)
 
 
 @pytest.mark.parametrize("ps", PATHS_PROVEN_ON)
@@ -63,13 +66,14 @@ def test_pytest_solutions_passes(tmp_path, ps):
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
-@pytest.mark.parametrize("ps", PATHS_PROVEN_ON)
+@pytest.mark.parametrize("ps", KERNEL_PATHS_PROVEN_ON)
 def test_nbgrader_validate_accepts_a_correct_notebook(tmp_path, ps):
     from grader.cli import _env
     from grader.submissions import Submission
     nb = Submission("v", "model solution").build(solution(ps), release(ps))
     name = notebook_name(ps)
     nbformat.write(nb, tmp_path / name)
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)  # as a student runs it, from the course
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", name],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-3000:]

@@ -13,6 +13,7 @@ AVAILABLE = (
     "ps06_densenet_dpn",
     "ps07_inception_v4_senet",
     "ps08_efficient_nets",
+    "ps09_training_transfer",
 )
 
 
