@@ -524,7 +524,10 @@ EXERCISE_DEFS = ["def conv2d(", "def max_pool2d(", "def avg_pool2d(", "def flatt
                  "class ReductionA(", "class InceptionB(", "class ReductionB(",
                  "class InceptionC(", "class InceptionV4(", "class SeparableConv2d(",
                  "class Xception(", "class MobileNetV1(", "class InvertedResidual(",
-                 "class MobileNetV2(", "class ShuffleV2Block(", "class ShuffleNetV2("]
+                 "class MobileNetV2(", "class ShuffleV2Block(", "class ShuffleNetV2(",
+                 # problem set 9
+                 "def dropout(", "def train_one_epoch(", "def evaluate(", "def freeze_features(",
+                 "def replace_head(", "def train_digits("]
 
 # Each lecture points to the problem set that practises it.
 PROBLEM_SET = {
@@ -538,6 +541,7 @@ PROBLEM_SET = {
     "08_densenet_dpn.ipynb": "problem set 6",
     "09_inception_v4_senet.ipynb": "problem set 7",
     "10_xception_mobilenet_shufflenet.ipynb": "problem set 8",
+    "11_training_and_transfer.ipynb": "problem set 9",
 }
 
 

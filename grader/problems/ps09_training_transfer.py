@@ -71,7 +71,7 @@ def _dropout_training(case, got) -> str | None:
     tol = _six_sigma(p, n)
     if abs(fraction - p) > tol:
         hint = (" It drops with probability 1 - p: in PyTorch, p is the probability of an "
-                "element being zeroed (Keras's old keep_prob was the opposite)."
+                "element being zeroed (TensorFlow 1's keep_prob was the opposite)."
                 if abs(fraction - (1 - p)) <= tol else "")
         return (f"it zeroed {fraction:.2%} of the {n:,} entries; with p = {p} that must be "
                 f"{p:.2%} (within {tol:.2%}).{hint}")

@@ -47,7 +47,7 @@ MUTANTS = [
     _m("dropout_times_keep", "dropout multiplies by (1 - p) instead of dividing (the old "
        "test-time scaling, applied at training time)", DROPOUT,
        ("return x * keep / (1 - p)", "return x * keep * (1 - p)"), {DROPOUT_TRAINING}),
-    _m("dropout_p_keeps", "dropout treats p as the probability of keeping (Keras' keep_prob)",
+    _m("dropout_p_keeps", "dropout treats p as the probability of keeping (TensorFlow 1's keep_prob)",
        DROPOUT, ("keep = torch.rand_like(x) >= p", "keep = torch.rand_like(x) < p"),
        {DROPOUT_TRAINING}),
     _m("dropout_ignores_training", "dropout drops in eval mode too (training is ignored)",
@@ -178,10 +178,9 @@ MUTANTS = [
     _m("digits_plain_sgd", "train_digits uses plain SGD with Adam's learning rate", DIGITS,
        ("torch.optim.Adam(model.parameters(), lr=2e-3)",
         "torch.optim.SGD(model.parameters(), lr=2e-3)"), {OUTCOME}),
-    _m("digits_sigmoid_output", "train_digits' network squashes its logits with a sigmoid",
-       DIGITS, ("return self.classifier(self.features((x - 0.3) / 0.4))",
-                "return torch.sigmoid(self.classifier(self.features((x - 0.3) / 0.4)))"),
-       {OUTCOME}),
+    _m("digits_returns_loss", "train_digits returns the last epoch's loss, not the model",
+       DIGITS, [("        train_one_epoch(model", "        loss = train_one_epoch(model"),
+                ("    return model", "    return loss")], {OUTCOME}),
 ]
 
 _BERNOULLI = '''
