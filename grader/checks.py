@@ -517,8 +517,31 @@ def _first_layer_off(mine: list, theirs: list) -> str:
             "additions, concatenation order).")
 
 
+class _CaseRunner:
+    """What ModuleCheck and ProbeCheck share: run ``self._one(target, case)`` on the fixed
+    ``examples`` alone (``strategy`` None: whole networks are costly), or on them and then
+    on cases drawn from ``strategy``, ``max_examples`` of them per profile."""
+
+    def profile_key(self, profile: Profile):
+        if self.strategy is None:  # fixed examples: the thorough run would repeat the quick one
+            return min(len(self.examples), max(self._n(profile), 1))
+        return profile.name
+
+    def _n(self, profile: Profile) -> int:
+        return self.max_examples.get(profile.name, profile.max_examples)
+
+    def _run_cases(self, target, profile: Profile, name: str) -> int:
+        n = self._n(profile)
+        if self.strategy is None:
+            for case in self.examples[:max(n, 1)]:
+                self._one(target, case)
+            return len(self.examples[:max(n, 1)])
+        return search(name, self.strategy, list(self.examples), n, profile,
+                      lambda case: self._one(target, case))
+
+
 @dataclasses.dataclass
-class ModuleCheck(Check):
+class ModuleCheck(_CaseRunner, Check):
     """A student's ``nn.Module`` class against a reference model, on generated cases.
 
     ``strategy`` draws ``grader.references.ModuleCase``.  ``kind`` says what is
@@ -544,23 +567,9 @@ class ModuleCheck(Check):
     max_examples: dict = dataclasses.field(default_factory=dict)
     judge: Callable = None
 
-    def profile_key(self, profile: Profile):
-        if self.strategy is None:  # fixed examples: the thorough run would repeat the quick one
-            return min(len(self.examples), max(self._n(profile), 1))
-        return profile.name
-
-    def _n(self, profile: Profile) -> int:
-        return self.max_examples.get(profile.name, profile.max_examples)
-
     def _run(self, target, profile: Profile) -> int:
         _preflight(target, self.cls)
-        n = self._n(profile)
-        if self.strategy is None:  # fixed cases only: whole networks are costly
-            for case in self.examples[:max(n, 1)]:
-                self._one(target, case)
-            return len(self.examples[:max(n, 1)])
-        return search(self.cls, self.strategy, list(self.examples), n, profile,
-                      lambda case: self._one(target, case))
+        return self._run_cases(target, profile, self.cls)
 
     def _probe(self, target, name: str, case, **spec):
         try:
@@ -645,7 +654,7 @@ class ModuleCheck(Check):
 
 
 @dataclasses.dataclass
-class ProbeCheck(Check):
+class ProbeCheck(_CaseRunner, Check):
     """A sandbox probe (``grader.probes``) runs the student's functions on real PyTorch
     objects; ``judge(case, got)`` decides here what is wrong (a message) or None.
 
@@ -668,24 +677,10 @@ class ProbeCheck(Check):
     #: pass the problem set's rules to the probe (to trip a scoped shortcut)
     with_rules: bool = False
 
-    def profile_key(self, profile: Profile):
-        if self.strategy is None:
-            return min(len(self.examples), max(self._n(profile), 1))
-        return profile.name
-
-    def _n(self, profile: Profile) -> int:
-        return self.max_examples.get(profile.name, profile.max_examples)
-
     def _run(self, target, profile: Profile) -> int:
         for name in self.functions:
             _preflight(target, name)
-        n = self._n(profile)
-        if self.strategy is None:
-            for case in self.examples[:max(n, 1)]:
-                self._one(target, case)
-            return len(self.examples[:max(n, 1)])
-        return search(self.functions[0], self.strategy, list(self.examples), n, profile,
-                      lambda case: self._one(target, case))
+        return self._run_cases(target, profile, self.functions[0])
 
     def _one(self, target, case) -> None:
         spec = case.spec()

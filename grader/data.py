@@ -19,6 +19,8 @@ nothing else from ``grader``.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: images per class in the test and the validation split of the digits
@@ -39,15 +41,20 @@ class DatasetNotFound(RuntimeError):
     """A dataset is neither on disk nor downloadable; the message says what to do."""
 
 
-def digits_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """``(images, labels)`` of one split: float32 ``(N, 8, 8)`` in [0, 1] and int64 labels."""
+@functools.lru_cache(maxsize=1)
+def _all_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Every scan, read once per process (``loaders`` asks for three splits)."""
     from sklearn.datasets import load_digits
 
+    bunch = load_digits()
+    return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def digits_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` of one split: float32 ``(N, 8, 8)`` in [0, 1] and int64 labels."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    bunch = load_digits()
-    images = (bunch.images / 16.0).astype(np.float32)
-    labels = bunch.target.astype(np.int64)
+    images, labels = _all_digits()
     rng = np.random.default_rng(0)
     chosen = []
     for c in range(10):

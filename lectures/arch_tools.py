@@ -7,6 +7,7 @@ in milliseconds.  Tested in ``tests/test_arch_tools.py``.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Sequence
 
 import torch
@@ -36,6 +37,23 @@ def _is_layer(m: nn.Module) -> bool:
                             and not any(True for c in children for _ in c.parameters()))
 
 
+def eval_pass(model: nn.Module, input_shape: Sequence[int], handles: list,
+              context=None) -> None:
+    """One forward pass of a zero image of ``input_shape`` in eval mode, without gradients
+    (and inside ``context``, such as a FLOP counter), on the model's device and dtype; the
+    forward ``handles`` are removed and the model's mode restored afterwards."""
+    first = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with context or contextlib.nullcontext(), torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=first.device, dtype=first.dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
 def forward_rows(model: nn.Module, input_shape: Sequence[int],
                  modules: dict) -> tuple[list[dict], int]:
     """One forward pass under PyTorch's FLOP counter, for one image of ``input_shape``.
@@ -45,23 +63,14 @@ def forward_rows(model: nn.Module, input_shape: Sequence[int],
     ``params`` and ``macs``; and the model's total MACs.  ``model`` may live on
     the meta device.
     """
-    first = next(model.parameters())
     rows: list[dict] = []
 
     def hook(mod, inp, out):
         rows.append({"layer": modules[mod], "type": type(mod).__name__,
                      "out_shape": tuple(out.shape[1:]), "params": count_params(mod), "macs": 0})
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=first.device, dtype=first.dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    counter = FlopCounterMode(display=False)
+    eval_pass(model, input_shape, [m.register_forward_hook(hook) for m in modules], counter)
     flops = counter.get_flop_counts()
     root = type(model).__name__
     for row in rows:

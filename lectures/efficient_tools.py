@@ -159,16 +159,9 @@ def module_table(model: nn.Module, input_shape: Sequence[int],
             if g in out and (g not in seen or depth <= seen[g][0]):
                 seen[g] = (depth, tuple(res.shape[1:]))
 
-    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
-               for n, m in model.named_modules() if n]
-    first, was_training = next(model.parameters()), model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=first.device, dtype=first.dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    at.eval_pass(model, input_shape,
+                 [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
+                  for n, m in model.named_modules() if n])
     for g, row in out.items():
         row["out_shape"] = seen[g][1]
     return list(out.values())

@@ -166,16 +166,7 @@ def block_table(model: nn.Module, input_shape: Sequence[int],
     if rows is None:
         return tables(model, input_shape)[1]
     shapes: dict[str, tuple] = {}
-    hooks = _shape_hooks(model, shapes)
-    first = next(model.parameters())
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=first.device, dtype=first.dtype))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    at.eval_pass(model, input_shape, _shape_hooks(model, shapes))
     return _blocks(model, rows, shapes)
 
 

@@ -127,9 +127,10 @@ def _reference(case):
     """The probe's report for the reference idioms on ``case`` (cached per grading process)."""
     from .. import probes
     from .. import references as R
+    from ..strategies import LoaderCase
 
     spec = case.spec()
-    if case.__class__.__name__ == "LoaderCase":
+    if isinstance(case, LoaderCase):
         fn = spec.pop("fn")
         run = probes.train_epoch if case.kind == "train" else probes.evaluate_call
         return run(R.TRAINING, fn, **spec)
