@@ -41,31 +41,19 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from grader.data import DATASETS, DatasetNotFound, channels, loaders  # noqa: E402
+from grader.data import DATASETS, DatasetNotFound, channels, loaders
+from lectures.training_tools import seed_everything
 
 BATCH_SIZE = 32
 LR = 2e-3
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
 
 
 def pick_device(name: str = "auto") -> torch.device:

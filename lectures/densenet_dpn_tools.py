@@ -37,16 +37,14 @@ import torch
 import torch.nn as nn
 import torchvision
 from matplotlib.figure import Figure
-from matplotlib.patches import Arc, FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import Arc, Rectangle
 from timm.models import dpn as timm_dpn
 from torchvision.models import densenet as tv_densenet
 from torchvision.models.resnet import Bottleneck
 
-import arch_tools as at
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _ORANGE, _RED
-
-_GREEN, _LIGHT_ORANGE, _GREY = "#c7e9c0", "#fdae6b", "#d9d9d9"
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
 
 #: The networks of the lecture: display name -> (library, builder name).
 MODELS = OrderedDict([("DenseNet-121", ("torchvision", "densenet121")),
@@ -125,13 +123,13 @@ def summary(model: nn.Module, input_shape=(3, 224, 224)) -> dict:
     return {**at.count(model, input_shape), "weight_layers": _depth(model)}
 
 
+#: Names of the shortcut projections: ResNet's ``downsample``, DPN's ``c1x1_w``.
+PROJECTIONS = ("downsample", ".c1x1_w")
+
+
 def _depth(model: nn.Module) -> int:
     return sum(1 for n, m in model.named_modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and not _is_projection(n))
-
-
-def _is_projection(name: str) -> bool:
-    return "downsample" in name or ".c1x1_w" in name
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and not any(p in n for p in PROJECTIONS))
 
 
 def main_path(model: nn.Module) -> list:
@@ -140,24 +138,7 @@ def main_path(model: nn.Module) -> list:
     pooling (which sees everything) too. torchvision and timm register these layers in the
     order the forward pass runs them; inside a dense block the longest path runs through every
     layer, because each layer reads the output of the one before."""
-    path = []
-    for name, m in model.named_modules():
-        if _is_projection(name):
-            continue
-        if isinstance(m, nn.Conv2d):
-            path.append((m.kernel_size[0], m.stride[0], m.dilation[0]))
-        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-            s = m.stride if isinstance(m.stride, int) else m.stride[0]
-            path.append(("pool", k, s))
-    return path
-
-
-def top5_error(name: str, version: str = "IMAGENET1K_V1") -> float:
-    """Top-5 error (%) of torchvision's weights entry, read from its metadata (nothing is
-    downloaded): one 224x224 centre crop, ImageNet-1K validation set."""
-    meta = torchvision.models.get_model_weights(name)[version].meta
-    return round(100 - meta["_metrics"]["ImageNet-1K"]["acc@5"], 3)
+    return [layer for _, layer in at.rf_chain(model, skip=PROJECTIONS)]
 
 
 # ---------------------------------------------------------------------------
@@ -402,22 +383,6 @@ def dual_path_parts(block: nn.Module, x: torch.Tensor) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def _box(ax, x, y, w, h, text, fc=_BLUE, fontsize=8, ec="k"):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
-                                fc=fc, ec=ec, lw=1))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
-
-
-def _arrow(ax, a, b, **kw):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="->", mutation_scale=10, lw=1, **kw))
-
-
-def _circle(ax, x, y, sign, ms=18):
-    """A circled + or C (concatenation): a marker, so it stays round whatever the aspect."""
-    ax.plot([x], [y], "o", ms=ms, mfc="white", mec="k", zorder=3)
-    ax.text(x, y, sign, ha="center", va="center", fontsize=ms * 0.6, zorder=4)
-
-
 def plot_dense_block(block: nn.Module, title: str = "dense block", conn: np.ndarray | None = None):
     """A torchvision dense block: the layers in a row with one arc per direct connection (read off
     :func:`dense_connectivity`, or ``conn`` if it was computed already), each layer's input
@@ -425,15 +390,16 @@ def plot_dense_block(block: nn.Module, title: str = "dense block", conn: np.ndar
     layers = dense_layers(block)
     conn = dense_connectivity(block) if conn is None else conn
     n = len(layers)
-    palette = [_DARK, _ORANGE, "#6a51a3", "#31a354", _RED, "#969696", "#3182bd", "#e6550d"]
+    palette = [fg.DARK, fg.ORANGE, "#6a51a3", fg.DARK_GREEN, fg.RED, "#969696", "#3182bd",
+               "#e6550d"]
     fig = Figure(figsize=(13, 4.6), layout="constrained")
     a, m = fig.subplots(1, 2, width_ratios=[2.3, 1])
     xs = np.arange(n + 2) * 2.0                          # x_0, layers 1..n, the block output
     c0, k = layers[0]["in"], layers[0]["new"]
-    _box(a, xs[0], 0, 1.3, 0.9, f"x$_0$\n{c0} ch", fc=_GREY)
+    fg.box(a, xs[0], 0, 1.3, 0.9, f"x$_0$\n{c0} ch", fc=fg.MID_GREY)
     for l, row in enumerate(layers, start=1):
-        _box(a, xs[l], 0, 1.3, 0.9, f"layer {l}\nin {row['in']}\n+{row['new']}", fc=_BLUE)
-    _box(a, xs[-1], 0, 1.3, 0.9, f"concat\n{layers[-1]['after']} ch", fc=_GREEN)
+        fg.box(a, xs[l], 0, 1.3, 0.9, f"layer {l}\nin {row['in']}\n+{row['new']}", fc=fg.BLUE)
+    fg.box(a, xs[-1], 0, 1.3, 0.9, f"concat\n{layers[-1]['after']} ch", fc=fg.LIGHT_GREEN)
     for l in range(1, n + 2):                            # arcs into layer l (and the output)
         sources = range(l) if l == n + 1 else np.flatnonzero(conn[l - 1])
         for j in sources:
@@ -471,7 +437,7 @@ def plot_channel_growth(densenet: nn.Module, dpn: nn.Module):
         elif isinstance(m, tv_densenet._Transition):
             marks.append(len(counts))
             counts.append(m.conv.out_channels)
-    a.step(np.arange(len(counts)), counts, where="post", color=_DARK)
+    a.step(np.arange(len(counts)), counts, where="post", color=fg.DARK)
     for i in marks:
         a.text(i + 0.8, counts[i] - 15, f"transition\n{counts[i - 1]} -> {counts[i]}",
                fontsize=7, va="top")
@@ -484,8 +450,8 @@ def plot_channel_growth(densenet: nn.Module, dpn: nn.Module):
     idx = np.arange(len(rows))
     res = [r["residual"] for r in rows]
     dense = [r["dense_out"] for r in rows]
-    b.bar(idx, res, color=_BLUE, label="residual part (added)")
-    b.bar(idx, dense, bottom=res, color=_ORANGE, label="dense part (concatenated)")
+    b.bar(idx, res, color=fg.BLUE, label="residual part (added)")
+    b.bar(idx, dense, bottom=res, color=fg.ORANGE, label="dense part (concatenated)")
     b.set_xticks(idx, [r["block"].removeprefix("conv") for r in rows], rotation=90, fontsize=7)
     b.set_ylabel("channels of the block's output")
     b.set_title("DPN: residual width fixed per stage, dense part +inc per block", fontsize=10)
@@ -503,49 +469,49 @@ def _draw_dual_path(ax, block: nn.Module, title: str):
     dense_in = 2 * inc if block.has_proj else c_in - c
     xb = 2.3                                             # x of the shared branch
     if block.has_proj:
-        _box(ax, 0.2, 9.1, 3.0, 0.6, f"input: {c_in} channels", fc=_GREY)
+        fg.box(ax, 0.2, 9.1, 3.0, 0.6, f"input: {c_in} channels", fc=fg.MID_GREY)
         proj = block.c1x1_w_s2 or block.c1x1_w_s1
-        _box(ax, -1.7, 7.2, 2.5, 1.0, f"projection: BN-ReLU-1x1\n{c_in} -> {c} + 2x{inc}"
-             + (f", stride {s}" if s > 1 else "") + f"\n{proj.conv.weight.numel():,} weights",
-             fc=_RED, fontsize=7)
-        _arrow(ax, (-0.6, 8.8), (-1.4, 7.75))
+        fg.box(ax, -1.7, 7.2, 2.5, 1.0, f"projection: BN-ReLU-1x1\n{c_in} -> {c} + 2x{inc}"
+               + (f", stride {s}" if s > 1 else "") + f"\n{proj.conv.weight.numel():,} weights",
+               fc=fg.RED, fontsize=7)
+        fg.arrow(ax, (-0.6, 8.8), (-1.4, 7.75))
         x_res, x_dense, y_top = -2.5, -0.9, 6.7
     else:
         left, width = -2.9, 3.2                          # the input tensor as a bar
         w_res = width * c / c_in
-        ax.add_patch(Rectangle((left, 8.75), w_res, 0.6, fc=_BLUE, ec="k"))
-        ax.add_patch(Rectangle((left + w_res, 8.75), width - w_res, 0.6, fc=_ORANGE, ec="k"))
+        ax.add_patch(Rectangle((left, 8.75), w_res, 0.6, fc=fg.BLUE, ec="k"))
+        ax.add_patch(Rectangle((left + w_res, 8.75), width - w_res, 0.6, fc=fg.ORANGE, ec="k"))
         ax.text(left + width / 2, 9.55, f"input: {c_in} = {c} residual + {dense_in} dense",
                 ha="center", fontsize=8)
         x_res, x_dense, y_top = left + w_res / 2, left + w_res + (width - w_res) / 2, 8.75
-    _arrow(ax, (0.4, 8.8), (xb - 0.4, 7.65))
+    fg.arrow(ax, (0.4, 8.8), (xb - 0.4, 7.65))
     texts = (f"BN-ReLU-1x1\n{c_in} -> {r}", f"BN-ReLU-3x3, groups {g}\n{r} -> {r}"
              + (f", stride {s}" if s > 1 else ""), f"BN-ReLU-1x1\n{r} -> {c} + {inc}")
-    for y, t, fc in zip((7.2, 5.7, 4.2), texts, (_GREEN, _BLUE, _GREEN)):
-        _box(ax, xb, y, 2.5, 0.9, t, fc=fc, fontsize=7)
-    _arrow(ax, (xb, 6.75), (xb, 6.15))
-    _arrow(ax, (xb, 5.25), (xb, 4.65))
+    for y, t, fc in zip((7.2, 5.7, 4.2), texts, (fg.LIGHT_GREEN, fg.BLUE, fg.LIGHT_GREEN)):
+        fg.box(ax, xb, y, 2.5, 0.9, t, fc=fc, fontsize=7)
+    fg.arrow(ax, (xb, 6.75), (xb, 6.15))
+    fg.arrow(ax, (xb, 5.25), (xb, 4.65))
     # the branch output is split: first c channels added, last inc concatenated
-    _arrow(ax, (xb - 0.5, 3.75), (x_res + 0.25, 2.15))
-    _arrow(ax, (xb + 0.3, 3.75), (xb + 0.3, 2.3))
+    fg.arrow(ax, (xb - 0.5, 3.75), (x_res + 0.25, 2.15))
+    fg.arrow(ax, (xb + 0.3, 3.75), (xb + 0.3, 2.3))
     ax.text(xb - 1.2, 3.2, f"first {c}", fontsize=7, ha="right")
     ax.text(xb + 0.45, 3.2, f"last {inc}", fontsize=7)
-    ax.plot([x_res, x_res], [y_top, 2.3], color=_DARK, lw=1.5)
-    ax.text(x_res - 0.12, 4.9, f"residual\n{c} ch", fontsize=7, ha="right", color=_DARK)
-    ax.plot([x_dense, x_dense, xb + 0.05], [y_top, 2.0, 2.0], color=_ORANGE, lw=1.5)
-    ax.text(x_dense + 0.12, 4.9, f"dense\n{dense_in} ch", fontsize=7, color=_ORANGE)
-    _circle(ax, x_res, 2.0, "+")
-    _circle(ax, xb + 0.3, 2.0, "C")
+    ax.plot([x_res, x_res], [y_top, 2.3], color=fg.DARK, lw=1.5)
+    ax.text(x_res - 0.12, 4.9, f"residual\n{c} ch", fontsize=7, ha="right", color=fg.DARK)
+    ax.plot([x_dense, x_dense, xb + 0.05], [y_top, 2.0, 2.0], color=fg.ORANGE, lw=1.5)
+    ax.text(x_dense + 0.12, 4.9, f"dense\n{dense_in} ch", fontsize=7, color=fg.ORANGE)
+    fg.circled(ax, x_res, 2.0, "+")
+    fg.circled(ax, xb + 0.3, 2.0, "C")
     total = c + dense_in + inc
     x0, width = -3.0, 6.6
-    for start, n, fc, label in ((0, c, _BLUE, f"{c} added"), (c, dense_in, _ORANGE,
-                                f"{dense_in} old"), (c + dense_in, inc, _RED, f"{inc} new")):
+    for start, n, fc, label in ((0, c, fg.BLUE, f"{c} added"), (c, dense_in, fg.ORANGE,
+                                f"{dense_in} old"), (c + dense_in, inc, fg.RED, f"{inc} new")):
         ax.add_patch(Rectangle((x0 + width * start / total, 0.35), width * n / total, 0.8,
                                fc=fc, ec="k"))
         ax.text(x0 + width * (start + n / 2) / total, 0.75, label.replace(" ", "\n"),
                 ha="center", va="center", fontsize=7)
-    _arrow(ax, (x_res, 1.7), (x_res, 1.2))
-    _arrow(ax, (xb + 0.3, 1.7), (xb + 0.3, 1.2))
+    fg.arrow(ax, (x_res, 1.7), (x_res, 1.2))
+    fg.arrow(ax, (xb + 0.3, 1.7), (xb + 0.3, 1.2))
     ax.text(0.3, -0.15, f"output: {total} channels ({kind} block)", ha="center", fontsize=8)
     ax.set_title(f"{title}\n{lt.count_params(block):,} parameters", fontsize=9)
     ax.set_xlim(-3.9, 4.0)
@@ -567,8 +533,8 @@ def plot_memory_growth(curves: dict):
     """Floats per pixel kept for the backward pass against the number of 3x3 convolutions."""
     fig = Figure(figsize=(7.5, 4), layout="constrained")
     ax = fig.subplots()
-    styles = {"dense block": (_ORANGE, "o-"), "dense block, memory_efficient": (_BLUE, "s-"),
-              "residual stage (bottlenecks, 256 channels)": (_DARK, "^-")}
+    styles = {"dense block": (fg.ORANGE, "o-"), "dense block, memory_efficient": (fg.BLUE, "s-"),
+              "residual stage (bottlenecks, 256 channels)": (fg.DARK, "^-")}
     for name, (color, style) in styles.items():
         ax.plot(curves["convs"], curves[name], style, ms=3, color=color, label=name)
     ax.set_xlabel("3x3 convolutions (dense layers, or bottleneck units)")
@@ -582,17 +548,9 @@ def plot_memory_growth(curves: dict):
 def plot_comparison(rows: Sequence[dict]):
     """Bars of parameters, MACs and activations kept for backward (training), per network."""
     names = [r["network"] for r in rows]
-    colors = [_ORANGE if "DPN" in n else (_DARK if "ResNet" in n else _BLUE) for n in names]
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
-    for ax, key, title, scale in ((axes[0], "params", "parameters (millions)", 1e6),
-                                  (axes[1], "macs", "multiply-accumulates (billions), 224x224", 1e9),
-                                  (axes[2], "saved", "floats kept for backward, one 224x224\n"
-                                   "image in training (millions)", 1e6)):
-        vals = [r[key] / scale for r in rows]
-        bars = ax.bar(names, vals, color=colors)
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylim(0, max(vals) * 1.2)
-        ax.tick_params(axis="x", labelsize=8, rotation=15)
-    return fig
+    colors = [fg.ORANGE if "DPN" in n else (fg.DARK if "ResNet" in n else fg.BLUE) for n in names]
+    return fg.bar_panels(rows, [("params", "parameters (millions)", 1e6),
+                                ("macs", "multiply-accumulates (billions), 224x224", 1e9),
+                                ("saved", "floats kept for backward, one 224x224\n"
+                                 "image in training (millions)", 1e6)],
+                         colors, headroom=1.2, rotation=15)

@@ -10,9 +10,8 @@ Like the other lecture modules it holds three kinds of things:
   the paper's Table 1, MobileNet v2's ``(t, c, n, s)`` table read back from
   the model, and the accuracy numbers of the papers with their sources;
 * the **cost arithmetic** of efficient convolutions: a standard against a
-  depthwise separable convolution, the kernel that a depthwise-then-pointwise
-  pair is equal to, the unit costs of ShuffleNet v1's Section 3.2, the memory
-  access cost of ShuffleNet v2's guidelines G1 and G2, which channels a stack
+  depthwise separable convolution, the unit costs of ShuffleNet v1's Section 3.2,
+  the memory access cost of ShuffleNet v2's guidelines G1 and G2, which channels a stack
   of grouped convolutions connects (with and without a channel shuffle), and
   MobileNet v2's "ReLU destroys a low-dimensional manifold" experiment;
 * **figure functions**. Each returns a :class:`matplotlib.figure.Figure` built
@@ -42,16 +41,14 @@ import torch
 import torch.nn as nn
 import torchvision
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import Rectangle
 from timm.models.efficientnet import _gen_mobilenet_v1
 from torchvision.models.shufflenetv2 import channel_shuffle
 
-import arch_tools as at
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _ORANGE
-from resnet_tools import group_mask
-
-_GREEN, _LIGHT_ORANGE = "#c7e9c0", "#fdae6b"
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
+from . import zoo_tools as zt
 
 #: The lecture's networks: display name -> (library, builder name, input side).
 MODELS = OrderedDict([
@@ -308,11 +305,10 @@ def block_specs(block: nn.Module) -> list[tuple[str, int, str]]:
 
 def receptive_fields(model: nn.Module) -> tuple[int, int]:
     """(weight layers on the longest path, receptive field of the last convolution), from the
-    traced graph (``vgg_googlenet_tools.graph_walk``). Depthwise and pointwise convolutions
+    traced graph (:func:`arch_tools.graph_walk`). Depthwise and pointwise convolutions
     count as two layers, as in Howard et al.'s 28-layer MobileNet."""
-    import vgg_googlenet_tools as vgt
-    walk = vgt.graph_walk(model)
-    return max(v["depth"] for v in walk.values()), max(v["r"] for v in walk.values())
+    walk = at.graph_walk(model)
+    return at.depth(model, walk), max(v["r"] for v in walk.values())
 
 
 # ---------------------------------------------------------------------------
@@ -339,12 +335,6 @@ def separable_cost(m: int, n: int, k: int, h: int, w: int | None = None) -> dict
 def separable_ratio(n: int, k: int) -> Fraction:
     """Howard et al.'s eq. 5: separable / standard cost = 1/N + 1/D_K^2 (exact)."""
     return Fraction(1, n) + Fraction(1, k * k)
-
-
-def composite_kernel(depthwise: torch.Tensor, pointwise: torch.Tensor) -> torch.Tensor:
-    """The full-convolution kernel that equals depthwise ``(M, 1, k, k)`` followed by pointwise
-    ``(N, M, 1, 1)``: ``W[n, m] = P[n, m] * D[m]``, a rank-one kernel per channel pair."""
-    return pointwise[:, :, 0, 0, None, None] * depthwise[None, :, 0]
 
 
 def unit_macs(c: int, m: int, h: int, w: int, g: int) -> dict:
@@ -464,16 +454,6 @@ def relu_manifold(dims: Sequence[int] = (2, 3, 5, 15, 30), points: int = 400,
 # ---------------------------------------------------------------------------
 
 
-def _box(ax, x, y, w, h, text, fc=_BLUE, fontsize=8):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
-                                fc=fc, ec="k", lw=0.8))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
-
-
-def _arrow(ax, a, b, **kw):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="->", mutation_scale=10, lw=1, **kw))
-
-
 def plot_separable_conv(m: int = 8, n: int = 12, k: int = 3, side: int = 14) -> Figure:
     """The weights of a standard k x k convolution (n x m kernels) against a depthwise one
     (m kernels) and a pointwise one (an n x m matrix), with their counts, and the cost ratio
@@ -509,7 +489,7 @@ def plot_separable_conv(m: int = 8, n: int = 12, k: int = 3, side: int = 14) -> 
         ax.set_xticks([])
         ax.set_yticks([])
     ns = np.array([8, 16, 32, 64, 128, 256, 512, 1024])
-    for kk, color in ((3, _DARK), (5, _ORANGE), (7, "0.4")):
+    for kk, color in ((3, fg.DARK), (5, fg.ORANGE), (7, "0.4")):
         d.semilogx(ns, [float(separable_ratio(int(v), kk)) for v in ns], "o-", color=color,
                    ms=3, label=f"{kk}x{kk}: ratio -> 1/{kk * kk} = {1 / kk ** 2:.3f}")
     d.set_xticks(ns, [str(v) for v in ns], fontsize=7)
@@ -528,7 +508,8 @@ def plot_towers(channels: int = 12, towers: Sequence[int] = (1, 3, 12), k: int =
     fig = Figure(figsize=(4 * len(towers), 4), layout="constrained")
     axes = fig.subplots(1, len(towers))
     for ax, g in zip(axes, towers):
-        ax.imshow(group_mask(channels, g), cmap="Blues", interpolation="nearest", vmin=0, vmax=1)
+        ax.imshow(zt.group_mask(channels, channels, g), cmap="Blues", interpolation="nearest",
+                  vmin=0, vmax=1)
         spatial = lt.conv_params(channels, channels, k, bias=False, groups=g)
         name = {1: "one tower: regular conv", channels: "one tower per channel: depthwise"}.get(
             g, f"{g} towers (Inception-like)")
@@ -546,7 +527,7 @@ def plot_xception_flows(rows: Sequence[dict]) -> Figure:
     ax = fig.subplots()
     ends = {}
     cols = {"entry": 0.0, "middle": 4.2, "exit": 8.4}
-    fills = {"entry": _BLUE, "middle": _GREEN, "exit": _LIGHT_ORANGE}
+    fills = {"entry": fg.BLUE, "middle": fg.LIGHT_GREEN, "exit": fg.LIGHT_ORANGE}
     by_flow: "OrderedDict[str, list]" = OrderedDict((f, []) for f in cols)
     for r in rows:
         by_flow[r["flow"]].append(r)
@@ -563,13 +544,13 @@ def plot_xception_flows(rows: Sequence[dict]) -> Figure:
         ys = np.linspace(8.3, 8.3 - 1.15 * (len(items) - 1), len(items))
         for y, r in zip(ys, items):
             shape = "x".join(str(v) for v in r["out_shape"])
-            _box(ax, x, y, 3.6, 0.9, f"{r['group']}: {r['layers']} weight layers\nout {shape}, "
-                 f"{r['params']:,} params", fc=fills[flow])
+            fg.box(ax, x, y, 3.6, 0.9, f"{r['group']}: {r['layers']} weight layers\nout {shape}, "
+                   f"{r['params']:,} params", fc=fills[flow], lw=0.8)
         for y0, y1 in zip(ys, ys[1:]):
-            _arrow(ax, (x, y0 - 0.45), (x, y1 + 0.45))
+            fg.arrow(ax, (x, y0 - 0.45), (x, y1 + 0.45))
         ends[flow] = ys[-1]
-    _arrow(ax, (cols["entry"] + 1.8, ends["entry"]), (cols["middle"] - 1.8, 8.3))
-    _arrow(ax, (cols["middle"] + 1.8, 8.3), (cols["exit"] - 1.8, 8.3))
+    fg.arrow(ax, (cols["entry"] + 1.8, ends["entry"]), (cols["middle"] - 1.8, 8.3))
+    fg.arrow(ax, (cols["middle"] + 1.8, 8.3), (cols["exit"] - 1.8, 8.3))
     ax.text(cols["middle"], 6.6, "each middle block:\n3 x (ReLU, 3x3 separable conv 728->728, BN)\n"
             "+ identity shortcut", ha="center", fontsize=9)
     ax.set_xlim(-2.2, 10.6)
@@ -592,12 +573,14 @@ def plot_inverted_residual(specs: "OrderedDict[str, tuple[int, list]]") -> Figur
         ys = np.arange(len(levels))[::-1] * 1.1
         for y, (label, ch, act) in zip(ys, levels):
             wdt = 6 * ch / widest
-            color = _GREEN if label == "input" else (_LIGHT_ORANGE if "depthwise" in label else _BLUE)
+            color = (fg.LIGHT_GREEN if label == "input"
+                     else fg.LIGHT_ORANGE if "depthwise" in label else fg.BLUE)
             ax.add_patch(Rectangle((-wdt / 2, y - 0.3), wdt, 0.6, fc=color, ec="k", lw=0.8))
             ax.text(3.3, y, f"{label}: {ch} ch" + (f"\nthen {act}" if act else ""), va="center",
                     fontsize=8, color="#de2d26" if act == "linear" else "k")
-        ax.plot([-3.3, -3.6, -3.6, -3.3], [ys[0], ys[0], ys[-1], ys[-1]], color=_DARK, lw=1.5)
-        ax.text(-3.7, (ys[0] + ys[-1]) / 2, "+ x", ha="right", va="center", fontsize=9, color=_DARK)
+        ax.plot([-3.3, -3.6, -3.6, -3.3], [ys[0], ys[0], ys[-1], ys[-1]], color=fg.DARK, lw=1.5)
+        ax.text(-3.7, (ys[0] + ys[-1]) / 2, "+ x", ha="right", va="center", fontsize=9,
+                color=fg.DARK)
         ax.set_title(title, fontsize=10)
         ax.set_xlim(-4.5, 6.5)
         ax.set_ylim(ys[-1] - 0.7, ys[0] + 0.7)
@@ -630,7 +613,7 @@ def plot_channel_shuffle(channels: int = 12, groups: int = 3, masks=None) -> Fig
     ``masks``: the two :func:`connectivity` matrices, if already computed."""
     perm = shuffle_permutation(channels, groups)
     per = channels // groups
-    colors = [_DARK, _ORANGE, "#31a354", "#756bb1", "#de2d26", "0.5"]
+    colors = [fg.DARK, fg.ORANGE, fg.DARK_GREEN, "#756bb1", "#de2d26", "0.5"]
     fig = Figure(figsize=(14, 4.4), layout="constrained")
     a, b, c = fig.subplots(1, 3, width_ratios=[1, 1, 1])
     for i in range(channels):
@@ -663,7 +646,7 @@ def plot_guidelines(g1: Sequence[dict], g2: Sequence[dict]) -> Figure:
                                  (b, g2, "groups", "G2: equal MACs, more groups")):
         labels = [str(r[key]) for r in rows]
         vals = [r["memory"] / 1e3 for r in rows]
-        bars = ax.bar(labels, vals, color=[_DARK] + [_BLUE] * (len(rows) - 1))
+        bars = ax.bar(labels, vals, color=[fg.DARK] + [fg.BLUE] * (len(rows) - 1))
         ax.bar_label(bars, labels=[f"{v:,.0f}k" for v in vals], fontsize=8)
         ax.set_xlabel(key)
         ax.set_ylabel("memory access (thousand values)")
@@ -680,7 +663,7 @@ def plot_multipliers(width_rows: Sequence[dict], res_rows: Sequence[dict]) -> Fi
     a, b = fig.subplots(1, 2)
     al = np.array([r["alpha"] for r in width_rows])
     base = next(r for r in width_rows if r["alpha"] == 1.0)
-    for key, color, label in (("macs", _DARK, "MACs"), ("params", _ORANGE, "parameters")):
+    for key, color, label in (("macs", fg.DARK, "MACs"), ("params", fg.ORANGE, "parameters")):
         a.plot(al, [r[key] / base[key] for r in width_rows], "o", color=color, label=label)
     grid = np.linspace(al.min(), al.max(), 50)
     a.plot(grid, grid ** 2, "--", color="0.5", label="alpha^2")
@@ -694,7 +677,7 @@ def plot_multipliers(width_rows: Sequence[dict], res_rows: Sequence[dict]) -> Fi
     a.legend(fontsize=8)
     a.grid(alpha=0.3)
     sides = np.array([r["side"] for r in res_rows])
-    b.plot(sides, [r["macs"] / 1e6 for r in res_rows], "o", color=_DARK, label="MACs (measured)")
+    b.plot(sides, [r["macs"] / 1e6 for r in res_rows], "o", color=fg.DARK, label="MACs (measured)")
     top = max(res_rows, key=lambda r: r["side"])
     g = np.linspace(sides.min(), sides.max(), 50)
     b.plot(g, top["macs"] / 1e6 * (g / top["side"]) ** 2, "--", color="0.5", label="rho^2 law")
@@ -718,7 +701,7 @@ def plot_cost_accuracy(rows: Sequence[dict]) -> Figure:
     for r in rows:
         efficient = r["network"] in MODELS
         a.scatter(r["macs"] / 1e6, r["top1"], s=30 + r["params"] / 2.5e5, alpha=0.6,
-                  color=_ORANGE if efficient else _DARK, edgecolor="k")
+                  color=fg.ORANGE if efficient else fg.DARK, edgecolor="k")
         a.annotate(f"{r['network']}\n{r['params'] / 1e6:.1f} M params", (r["macs"] / 1e6, r["top1"]),
                    textcoords="offset points", xytext=(8, -4), fontsize=8)
     a.set_xscale("log")
@@ -730,8 +713,8 @@ def plot_cost_accuracy(rows: Sequence[dict]) -> Figure:
     a.set_ylim(lo - 2, max(r["top1"] for r in rows) + 2)
     names = [r["network"] for r in rows]
     x = np.arange(len(rows))
-    b.bar(x - 0.2, [r["params"] / 1e6 for r in rows], 0.4, color=_ORANGE, label="parameters (M)")
-    b.bar(x + 0.2, [r["macs"] / 1e8 for r in rows], 0.4, color=_DARK, label="MACs (x 100 M)")
+    b.bar(x - 0.2, [r["params"] / 1e6 for r in rows], 0.4, color=fg.ORANGE, label="parameters (M)")
+    b.bar(x + 0.2, [r["macs"] / 1e8 for r in rows], 0.4, color=fg.DARK, label="MACs (x 100 M)")
     b.set_yscale("log")
     b.set_xticks(x, names, rotation=25, fontsize=8)
     b.legend(fontsize=8)

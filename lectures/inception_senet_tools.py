@@ -5,9 +5,9 @@ Like the other lecture modules it holds three kinds of things:
 * the architectures **as data**: timm's ``inception_v4``, ``inception_resnet_v2`` and
   ``legacy_seresnet50`` (and torchvision's ResNet-50) built on the meta device, per-layer,
   per-block and per-stage tables (rows from :func:`arch_tools.layer_table`, plus timm's
-  fused BatchNorm layers, which that function does not see), a walk of the traced graph
-  for depth and receptive field (rectangular 1x7 / 7x1 kernels included), the residual
-  additions of a network, the SE parameter formula of Hu et al.;
+  fused BatchNorm layers, which that function does not see), depth and receptive field
+  from :func:`arch_tools.graph_walk` per axis (rectangular 1x7 / 7x1 kernels included),
+  the residual additions of a network, the SE parameter formula of Hu et al.;
 * small **constructions that explain an idea**: the convolution block that timm's
   Inception networks use (to build a single block as the network does), a stack of
   Inception-ResNet-A blocks with a chosen residual scale, the per-channel factors of an
@@ -39,17 +39,16 @@ import torch
 import torch.nn as nn
 import torchvision
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from timm.layers import ConvNormAct
-from timm.layers.adaptive_avgmax_pool import SelectAdaptivePool2d
 from timm.models.inception_resnet_v2 import Block35
 from timm.models.senet import SEModule
 
-import arch_tools as at
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _GREY, _ORANGE, _RED
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
 
-_GREEN, _LIGHT_ORANGE, _PURPLE = "#a1d99b", "#fdd0a2", "#dadaeb"
+#: Module types that :func:`arch_tools.trace` keeps whole here: timm's conv-BN-ReLU blocks.
+CONV_BLOCKS = (ConvNormAct,)
 
 #: Input sizes: the Inception networks are trained on 299x299 images, the ResNets on 224x224.
 INPUT_299, INPUT_224 = (3, 299, 299), (3, 224, 224)
@@ -211,101 +210,27 @@ def stage_table(blocks: list[dict], stage_of: Callable[[dict, int], str]) -> lis
 
 
 # ---------------------------------------------------------------------------
-# Depth, receptive field and residual additions from the traced graph
+# Receptive field and residual additions from the traced graph
 # ---------------------------------------------------------------------------
 
 
-class _Tracer(torch.fx.Tracer):
-    """torch.fx tracer that keeps timm's conv-BN-ReLU blocks as single nodes (fast, readable)."""
-
-    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, ConvNormAct) or super().is_leaf_module(m, qualname)
-
-
-def trace(model: nn.Module) -> torch.fx.Graph:
-    """The forward graph of ``model`` (eval mode), with ``ConvNormAct`` as leaves."""
-    return _Tracer().trace(model.eval())
-
-
-def _hw(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _rf_layer(m: nn.Module):
-    """(kernel (h, w), stride (h, w), dilation (h, w)) of a layer that changes the field, else None."""
-    conv = m.conv if isinstance(m, ConvNormAct) else m
-    if isinstance(conv, nn.Conv2d):
-        return _hw(conv.kernel_size), _hw(conv.stride), _hw(conv.dilation)
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        k = _hw(m.kernel_size)
-        return k, _hw(m.stride if m.stride else m.kernel_size), (1, 1)
-    return None
-
-
-_GLOBAL = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, SelectAdaptivePool2d)
-
-
-def graph_walk(model: nn.Module) -> dict[str, dict]:
-    """Walk the traced graph; for every module call (keyed by module name) what reaches its output.
-
-    * ``depth``: weight layers (convolutions, linear layers) on the longest path from the
-      input, this one included: the way the papers count;
-    * ``r`` = (height, width) and ``j`` = (height, width): receptive field and jump, the
-      largest over all paths that meet there, per axis, so that a 1x7 followed by a 7x1
-      gives 7x7 (:func:`lecture_tools.receptive_field`'s recurrence on each axis);
-    * ``global``: True once a global pooling (a network's head, or the squeeze of an SE
-      module, ``x.mean((2, 3))``) lies on some path, i.e. the output depends on every pixel.
-    """
-    graph = trace(model)
-    modules = dict(model.named_modules())
-    state: dict = {}
-    out: dict[str, dict] = {}
-    for node in graph.nodes:
-        if node.op == "placeholder":
-            state[node] = {"depth": 0, "r": (1, 1), "j": (1, 1), "global": False}
-            continue
-        ins = [state[a] for a in node.all_input_nodes if a in state]
-        if not ins:
-            continue
-        if len({s["j"] for s in ins}) > 1:
-            raise ValueError(f"paths with different jumps meet at {node.name}")
-        cur = {"depth": max(s["depth"] for s in ins),
-               "r": tuple(max(s["r"][a] for s in ins) for a in (0, 1)), "j": ins[0]["j"],
-               "global": any(s["global"] for s in ins)}
-        if node.op == "call_method" and node.target == "mean":
-            cur["global"] = True
-        if node.op == "call_module":
-            m = modules[node.target]
-            if isinstance(m, (nn.Conv2d, nn.Linear, ConvNormAct)):
-                cur["depth"] += 1
-            if isinstance(m, _GLOBAL):
-                cur["global"] = True
-            layer = _rf_layer(m)
-            if layer is not None:
-                k, s, d = layer
-                cur["r"] = tuple(cur["r"][a] + (k[a] - 1) * d[a] * cur["j"][a] for a in (0, 1))
-                cur["j"] = tuple(cur["j"][a] * s[a] for a in (0, 1))
-            out[node.target] = cur
-        state[node] = cur
-    return out
-
-
-def depth(model: nn.Module, walk: dict | None = None) -> int:
-    """Weight layers on the longest input-to-output path (pass ``walk`` to reuse a
-    :func:`graph_walk` already computed)."""
-    walk = graph_walk(model) if walk is None else walk
-    return max(v["depth"] for v in walk.values())
+def _unwrap(m: nn.Module) -> nn.Module:
+    """The convolution inside one of timm's conv blocks, else the module itself."""
+    return m.conv if isinstance(m, CONV_BLOCKS) else m
 
 
 def receptive_field(model: nn.Module, prefix: str | None = None, walk: dict | None = None) -> dict:
     """Receptive field (``r``, ``j``, ``depth``, ``global``) of the output of module ``prefix``,
     the largest over its layers (per axis); by default over all convolutions and pools,
     i.e. that of the last one before the global pooling. ``global`` tells whether that
-    output also depends on every pixel through an SE module's squeeze."""
-    walk = graph_walk(model) if walk is None else walk
+    output also depends on every pixel through an SE module's squeeze. ``walk``: this
+    lecture's :func:`arch_tools.graph_walk` of ``model`` (per axis, ``leaves=CONV_BLOCKS``),
+    if already computed."""
+    if walk is None:
+        walk = at.graph_walk(model, per_axis=True, leaves=CONV_BLOCKS)
     if prefix is None:
         modules = dict(model.named_modules())
-        hits = [v for k, v in walk.items() if _rf_layer(modules[k]) is not None]
+        hits = [v for k, v in walk.items() if at.rf_layer(_unwrap(modules[k])) is not None]
     else:
         hits = [v for k, v in walk.items() if k == prefix or k.startswith(prefix + ".")]
     if not hits:
@@ -321,7 +246,7 @@ def residual_additions(model: nn.Module) -> int:
     """How many tensor additions (``a + b``, ``torch.add``) the forward pass does: one per
     residual connection in these networks."""
     adds = (operator.add, operator.iadd, torch.add)
-    return sum(1 for n in trace(model).nodes
+    return sum(1 for n in at.trace(model, CONV_BLOCKS).nodes
                if (n.op == "call_function" and n.target in adds)
                or (n.op == "call_method" and n.target in ("add", "add_")))
 
@@ -461,42 +386,30 @@ def toy_maps(mouth: float, nose: float, eyes: float, background: float = 0.5,
 # ---------------------------------------------------------------------------
 
 
-def _box(ax, x, y, text, fc, w=1.5, h=0.5, fontsize=7.5):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
-                                fc=fc, ec=_DARK, lw=0.9))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
-
-
-def _arrow(ax, a, b, color=_DARK, **kw):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=9, color=color, lw=0.9,
-                                 **kw))
-
-
-def _plus(ax, x, y, sign="+", ms=16):
-    ax.plot([x], [y], "o", ms=ms, mfc="white", mec="k", zorder=3)
-    ax.text(x, y, sign, ha="center", va="center", fontsize=ms * 0.6, zorder=4)
+# This lecture's diagrams: dark outlines, small text, filled arrow heads.
+_box = partial(fg.box, ec=fg.DARK, lw=0.9, fontsize=7.5)
+_arrow = partial(fg.arrow, style="-|>", size=9, lw=0.9, color=fg.DARK)
 
 
 def describe(m: nn.Module) -> tuple[str, str, int]:
     """(label, colour, output channels or 0 for "as many as in") of one layer of a block."""
-    conv = m.conv if isinstance(m, ConvNormAct) else m
+    conv = _unwrap(m)
     if isinstance(conv, nn.Conv2d):
-        kh, kw = _hw(conv.kernel_size)
+        _, (kh, kw), stride, _ = at.rf_layer(conv)
         label = f"{kh}x{kw} conv, {conv.out_channels}"
-        if _hw(conv.stride) != (1, 1):
-            label += f"\nstride {_hw(conv.stride)[0]}"
-        if _hw(conv.padding) == (0, 0) and (kh, kw) != (1, 1):
+        if stride != (1, 1):
+            label += f"\nstride {stride[0]}"
+        if conv.padding == (0, 0) and (kh, kw) != (1, 1):
             label += ", V" if "\n" in label else "\nV (no padding)"
         if not isinstance(m, ConvNormAct):
             label += "\nlinear (no BN, no ReLU)"
-            return label, _PURPLE, conv.out_channels
-        colour = _LIGHT_ORANGE if (kh, kw) == (1, 1) else (_BLUE if kh == kw else _GREEN)
+            return label, fg.LIGHT_PURPLE, conv.out_channels
+        colour = fg.PALE_ORANGE if (kh, kw) == (1, 1) else (fg.BLUE if kh == kw else fg.GREEN)
         return label, colour, conv.out_channels
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
         kind = "max" if isinstance(m, nn.MaxPool2d) else "avg"
-        k = _hw(m.kernel_size)[0]
-        s = _hw(m.stride)[0]
-        return f"{k}x{k} {kind} pool" + (f"\nstride {s}" if s > 1 else ""), _GREY, 0
+        _, (k, _), (s, _), _ = at.rf_layer(m)
+        return f"{k}x{k} {kind} pool" + (f"\nstride {s}" if s > 1 else ""), fg.GREY, 0
     raise TypeError(type(m))
 
 
@@ -566,7 +479,7 @@ def plot_blocks(blocks: Sequence[nn.Module], titles: Sequence[str]) -> Figure:
         mid = xs.mean()
         rows = max(len(b) for b in bs)
         step = 0.78
-        _box(ax, mid, 0, f"input: {c_in} channels", _GREY, w=2.6)
+        _box(ax, mid, 0, 2.6, 0.5, f"input: {c_in} channels", fc=fg.GREY)
         top = 0.6 + rows * step
         for x, layers in zip(xs, bs):
             # Every branch starts on the first row; the short ones reach up to the concatenation.
@@ -577,32 +490,32 @@ def plot_blocks(blocks: Sequence[nn.Module], titles: Sequence[str]) -> Figure:
                 if isinstance(layer, tuple):
                     for dx, m in zip((-0.5, 0.5), layer):
                         label, colour, _ = describe(m)
-                        _box(ax, x + dx, y, label.replace(", ", "\n", 1), colour, w=0.92, h=0.56,
+                        _box(ax, x + dx, y, 0.92, 0.56, label.replace(", ", "\n", 1), fc=colour,
                              fontsize=6.5)
                         _arrow(ax, (x, prev + 0.28), (x + dx, y - 0.28))
                         _arrow(ax, (x + dx, y + 0.28), (x + dx, top + 0.2))
                 else:
                     label, colour, _ = describe(layer)
-                    _box(ax, x, y, label, colour, w=1.6, h=0.56)
+                    _box(ax, x, y, 1.6, 0.56, label, fc=colour)
                     if prev is not None:
                         _arrow(ax, (x, prev + 0.28), (x, y - 0.28))
                     prev = y
             if not isinstance(layers[-1], tuple):
                 _arrow(ax, (x, prev + 0.28), (x, top + 0.2))
         widths = branch_channels(block, c_in)
-        _box(ax, mid, top + 0.45, "concatenate: " + " + ".join(map(str, widths))
-             + f" = {sum(widths)} channels", _GREY, w=xs[-1] - xs[0] + 1.7)
+        _box(ax, mid, top + 0.45, xs[-1] - xs[0] + 1.7, 0.5, "concatenate: "
+             + " + ".join(map(str, widths)) + f" = {sum(widths)} channels", fc=fg.GREY)
         y_end = top + 0.45
         if residual:
             label, colour, c_out = describe(block.conv2d)
             _arrow(ax, (mid, top + 0.7), (mid, top + 1.0))
-            _box(ax, mid, top + 1.3, label.replace("\n", ", ", 1), colour, w=3.0, h=0.55)
+            _box(ax, mid, top + 1.3, 3.0, 0.55, label.replace("\n", ", ", 1), fc=colour)
             _arrow(ax, (mid, top + 1.58), (mid, top + 1.9))
-            _box(ax, mid, top + 2.15, f"x scale = {block.scale:g}", _RED, w=1.6, h=0.45)
-            _plus(ax, mid, top + 2.85)
+            _box(ax, mid, top + 2.15, 1.6, 0.45, f"x scale = {block.scale:g}", fc=fg.RED)
+            fg.circled(ax, mid, top + 2.85, ms=16)
             _arrow(ax, (mid, top + 2.38), (mid, top + 2.68))
             xr = xs[-1] + 1.1
-            ax.plot([mid + 1.3, xr, xr], [0, 0, top + 2.85], color=_DARK, lw=1.3)
+            ax.plot([mid + 1.3, xr, xr], [0, 0, top + 2.85], color=fg.DARK, lw=1.3)
             _arrow(ax, (xr, top + 2.85), (mid + 0.2, top + 2.85))
             ax.text(xr + 0.08, top / 2, "identity shortcut", rotation=90, va="center", fontsize=8)
             relu = getattr(block, "act", None) or getattr(block, "relu", None)
@@ -651,26 +564,28 @@ def plot_se_block(se: SEModule, shape: tuple[int, int, int],
     fig = Figure(figsize=(12, 3.2 * panels), layout="constrained")
     axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
     ax = axes[0]
-    steps = [(f"U\n{h}x{w}x{c}", _BLUE, 1.3), (f"global avg pool\n(squeeze)\n1x1x{c}", _GREY, 1.6),
+    steps = [(f"U\n{h}x{w}x{c}", fg.BLUE, 1.3),
+             (f"global avg pool\n(squeeze)\n1x1x{c}", fg.GREY, 1.6),
              (f"FC {c}->{hidden}\n(1x1 conv)\n{se.fc1.weight.numel() + se.fc1.bias.numel():,} params",
-              _LIGHT_ORANGE, 1.8),
-             ("ReLU", _GREY, 0.8),
+              fg.PALE_ORANGE, 1.8),
+             ("ReLU", fg.GREY, 0.8),
              (f"FC {hidden}->{c}\n(1x1 conv)\n{se.fc2.weight.numel() + se.fc2.bias.numel():,} params",
-              _LIGHT_ORANGE, 1.8),
-             (f"sigmoid\ns: 1x1x{c}\nin (0, 1)", _GREY, 1.3)]
+              fg.PALE_ORANGE, 1.8),
+             (f"sigmoid\ns: 1x1x{c}\nin (0, 1)", fg.GREY, 1.3)]
     xs = np.cumsum([0] + [(a[2] + b[2]) / 2 + 0.45 for a, b in zip(steps, steps[1:])])
     for x, (text, colour, width) in zip(xs, steps):
-        _box(ax, x, 0, text, colour, w=width, h=1.0, fontsize=8)
+        _box(ax, x, 0, width, 1.0, text, fc=colour, fontsize=8)
     for (x0, a), (x1, b) in zip(zip(xs, steps), zip(xs[1:], steps[1:])):
         _arrow(ax, (x0 + a[2] / 2, 0), (x1 - b[2] / 2, 0))
     xm = xs[-1] + 1.4
-    _plus(ax, xm, 0, sign="x")
+    fg.circled(ax, xm, 0, "x", ms=16)
     _arrow(ax, (xs[-1] + steps[-1][2] / 2, 0), (xm - 0.2, 0))
-    ax.plot([xs[0], xs[0], xm], [0.5, 1.05, 1.05], color=_DARK, lw=1.2)
+    ax.plot([xs[0], xs[0], xm], [0.5, 1.05, 1.05], color=fg.DARK, lw=1.2)
     _arrow(ax, (xm, 1.05), (xm, 0.2))
     ax.text((xs[0] + xm) / 2, 1.15, "U itself (every channel c multiplied by its s_c)", ha="center",
             fontsize=8)
-    _box(ax, xm + 1.3, 0, f"$\\tilde{{X}}_c = s_c U_c$\n{h}x{w}x{c}", _BLUE, w=1.5, h=1.0, fontsize=8)
+    _box(ax, xm + 1.3, 0, 1.5, 1.0, f"$\\tilde{{X}}_c = s_c U_c$\n{h}x{w}x{c}", fc=fg.BLUE,
+         fontsize=8)
     _arrow(ax, (xm + 0.2, 0), (xm + 0.55, 0))
     ax.text(xs[2] + 0.9, -0.8, f"excitation: bottleneck with reduction r = {c // hidden}",
             ha="center", fontsize=8)
@@ -681,7 +596,7 @@ def plot_se_block(se: SEModule, shape: tuple[int, int, int],
                  fontsize=10)
     if factors is not None:
         bx = axes[1]
-        bx.bar(np.arange(len(factors)), factors, color=_ORANGE, width=0.8)
+        bx.bar(np.arange(len(factors)), factors, color=fg.ORANGE, width=0.8)
         bx.axhline(1, color="0.5", lw=0.8, ls="--")
         bx.axhline(0, color="0.5", lw=0.8)
         bx.set_ylim(-0.05, 1.1)
@@ -698,35 +613,35 @@ def plot_se_placements(channels: int = 256, reduction: int = 16) -> Figure:
     c, hid = channels, channels // reduction
     fig = Figure(figsize=(11, 6.4), layout="constrained")
     axes = fig.subplots(1, 2)
-    se_steps = [("global pooling", f"1x1x{c}", _GREY), ("FC", f"1x1x{hid}", _LIGHT_ORANGE),
-                ("ReLU", f"1x1x{hid}", _GREY), ("FC", f"1x1x{c}", _LIGHT_ORANGE),
-                ("sigmoid", f"1x1x{c}", _GREY)]
+    se_steps = [("global pooling", f"1x1x{c}", fg.GREY), ("FC", f"1x1x{hid}", fg.PALE_ORANGE),
+                ("ReLU", f"1x1x{hid}", fg.GREY), ("FC", f"1x1x{c}", fg.PALE_ORANGE),
+                ("sigmoid", f"1x1x{c}", fg.GREY)]
     for ax, residual in zip(axes, (False, True)):
-        _box(ax, 0, 0, "X", _GREY, w=1.2, h=0.45)
+        _box(ax, 0, 0, 1.2, 0.45, "X", fc=fg.GREY)
         body = "residual branch\n(1x1, 3x3, 1x1 convs)" if residual else "Inception module\n(parallel branches)"
         _arrow(ax, (0, 0.23), (0, 0.62))
-        _box(ax, 0, 1.0, body, _BLUE, w=2.4, h=0.7)
+        _box(ax, 0, 1.0, 2.4, 0.7, body, fc=fg.BLUE)
         ax.text(1.35, 1.0, f"HxWx{c}", fontsize=8, va="center")
         _arrow(ax, (0, 1.35), (0, 1.7))
         ys = 1.95 + np.arange(len(se_steps)) * 0.72
         for y, (name, shape, colour) in zip(ys, se_steps):
-            _box(ax, 0, y, name, colour, w=1.8, h=0.45, fontsize=8)
+            _box(ax, 0, y, 1.8, 0.45, name, fc=colour, fontsize=8)
             ax.text(1.05, y, shape, fontsize=8, va="center")
         for y0, y1 in zip(ys, ys[1:]):
             _arrow(ax, (0, y0 + 0.23), (0, y1 - 0.23))
         ys_scale = ys[-1] + 0.8
-        _box(ax, 0, ys_scale, "scale", _RED, w=1.8, h=0.45, fontsize=8)
+        _box(ax, 0, ys_scale, 1.8, 0.45, "scale", fc=fg.RED, fontsize=8)
         _arrow(ax, (0, ys[-1] + 0.23), (0, ys_scale - 0.23))
-        ax.plot([-1.3, -1.9, -1.9, -0.9], [1.0, 1.0, ys_scale, ys_scale], color=_DARK, lw=1.1)
+        ax.plot([-1.3, -1.9, -1.9, -0.9], [1.0, 1.0, ys_scale, ys_scale], color=fg.DARK, lw=1.1)
         _arrow(ax, (-1.0, ys_scale), (-0.9, ys_scale))
         y = ys_scale + 0.75
         if residual:
-            _plus(ax, 0, y)
+            fg.circled(ax, 0, y, ms=16)
             _arrow(ax, (0, ys_scale + 0.23), (0, y - 0.2))
-            ax.plot([-0.6, -2.6, -2.6, -0.25], [0, 0, y, y], color=_ORANGE, lw=1.6)
-            _arrow(ax, (-0.3, y), (-0.2, y), color=_ORANGE)
+            ax.plot([-0.6, -2.6, -2.6, -0.25], [0, 0, y, y], color=fg.ORANGE, lw=1.6)
+            _arrow(ax, (-0.3, y), (-0.2, y), color=fg.ORANGE)
             ax.text(-2.75, (y) / 2, "identity: not rescaled", rotation=90, va="center",
-                    fontsize=8, color=_ORANGE)
+                    fontsize=8, color=fg.ORANGE)
             ax.text(0, y + 0.45, "ReLU -> $\\tilde{X}$", ha="center", fontsize=9)
         else:
             _arrow(ax, (0, ys_scale + 0.23), (0, y - 0.1))
@@ -744,7 +659,7 @@ def plot_residual_scaling(profiles: dict) -> Figure:
     block (relative to the input) and how much each block changes its input."""
     fig = Figure(figsize=(11, 3.8), layout="constrained")
     a, b = fig.subplots(1, 2)
-    colours = (_ORANGE, _DARK, _BLUE, _GREEN, _RED)
+    colours = (fg.ORANGE, fg.DARK, fg.BLUE, fg.GREEN, fg.RED)
     for (scale, prof), colour in zip(profiles.items(), colours):
         a.plot(np.arange(len(prof["norm"])), prof["norm"], "o-", ms=3, color=colour,
                label=f"scale {scale:g}")
@@ -764,18 +679,8 @@ def plot_residual_scaling(profiles: dict) -> Figure:
 
 def plot_comparison(rows: Sequence[dict]) -> Figure:
     """Bars of parameters, MACs and the papers' single-crop top-5 error, one bar per network."""
-    names = [r["network"] for r in rows]
-    palette = {"Inception": _BLUE, "SE": _ORANGE}
-    colours = [next((c for k, c in palette.items() if k in n), _DARK) for n in names]
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
-    for ax, key, title, scale in ((axes[0], "params", "parameters (millions)", 1e6),
-                                  (axes[1], "macs", "multiply-accumulates (billions)", 1e9),
-                                  (axes[2], "top5", "top-5 error %, single crop (papers)", 1)):
-        vals = [r[key] / scale for r in rows]
-        bars = ax.bar(names, vals, color=colours)
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylim(0, max(vals) * 1.18)
-        ax.tick_params(axis="x", labelsize=8, rotation=20)
-    return fig
+    palette = {"Inception": fg.BLUE, "SE": fg.ORANGE}
+    colours = [next((c for k, c in palette.items() if k in r["network"]), fg.DARK) for r in rows]
+    return fg.bar_panels(rows, [("params", "parameters (millions)", 1e6),
+                                ("macs", "multiply-accumulates (billions)", 1e9),
+                                ("top5", "top-5 error %, single crop (papers)", 1)], colours)

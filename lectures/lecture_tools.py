@@ -25,7 +25,6 @@ use ``torch.nn.functional`` for them.
 from __future__ import annotations
 
 import contextlib
-
 import math
 from fractions import Fraction
 from typing import Iterable, Sequence
@@ -35,7 +34,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Rectangle
+from matplotlib.patches import Rectangle
+
+from . import figures as fg
 
 # ---------------------------------------------------------------------------
 # Seed data
@@ -273,19 +274,24 @@ def ignored_pixels(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> list[i
 
 
 @contextlib.contextmanager
-def one_thread():
-    """Run tiny tensor code on one thread.
-
-    Many backward passes through a few dozen numbers gain nothing from
-    PyTorch's intra-op threads and, on a busy 2-core machine, lose a lot to
-    their synchronisation. The previous setting is restored afterwards.
-    """
+def threads(n: int):
+    """Run the block with ``n`` intra-op threads, then restore the previous number."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def one_thread():
+    """Run tiny tensor code on one thread (``with lt.one_thread(): ...``).
+
+    Many backward passes through a few dozen numbers gain nothing from
+    PyTorch's intra-op threads and, on a busy 2-core machine, lose a lot to
+    their synchronisation.
+    """
+    return threads(1)
 
 
 # ---------------------------------------------------------------------------
@@ -293,7 +299,7 @@ def one_thread():
 # ---------------------------------------------------------------------------
 
 
-def _as_layer(layer) -> tuple[str, int, int, int]:
+def as_layer(layer) -> tuple[str, int, int, int]:
     """Normalise ``(k,)``, ``(k, s)``, ``(k, s, d)`` or ``('pool', k, s)`` to (kind, k, s, d)."""
     if isinstance(layer[0], str):
         kind, *rest = layer
@@ -316,7 +322,7 @@ def receptive_field(layers: Iterable) -> list[tuple[int, int]]:
     """
     r, j, out = 1, 1, []
     for layer in layers:
-        _, k, s, d = _as_layer(layer)
+        _, k, s, d = as_layer(layer)
         r += (k - 1) * d * j
         j *= s
         out.append((r, j))
@@ -336,7 +342,7 @@ def receptive_field_by_gradient(layers: Sequence, size: int | None = None) -> np
     x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
     y = x
     for layer in layers:
-        kind, k, s, d = _as_layer(layer)
+        kind, k, s, d = as_layer(layer)
         if kind == "pool":
             y = F.avg_pool2d(y, k, s)
         else:
@@ -514,32 +520,6 @@ def dense_params_for_image(side: int, channels: int = 3, hidden: int = 1000) -> 
 # Figures
 # ---------------------------------------------------------------------------
 
-_BLUE, _DARK, _ORANGE, _RED, _GREY = "#9ecae1", "#08519c", "#e6550d", "#fcbba1", "#f0f0f0"
-
-
-def _grid(ax, arr, cmap="Blues", fmt="{:g}", highlight=None, hl_color=_ORANGE, vmin=None,
-          vmax=None, title=None, fontsize=11):
-    """Draw a small matrix with its numbers written in the cells."""
-    arr = np.asarray(arr, dtype=float)
-    im = ax.imshow(arr, cmap=cmap, vmin=vmin, vmax=vmax)
-    for (r, c), v in np.ndenumerate(arr):
-        if np.isnan(v):
-            continue
-        # Pick the text colour from the cell's own brightness, whatever the colormap.
-        red, green, blue, _ = im.cmap(im.norm(v))
-        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-        ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                color="white" if dark else "black")
-    ax.set_xticks(np.arange(-0.5, arr.shape[1], 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, arr.shape[0], 1), minor=True)
-    ax.grid(which="minor", color="k", linewidth=0.5)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    if highlight is not None:
-        r0, c0, h, w = highlight
-        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), w, h, fill=False, lw=3, ec=hl_color))
-    if title:
-        ax.set_title(title)
-
 
 def plot_conv_step(image, kernel, row, col, stride=1):
     """One step of a single-channel cross-correlation, as four panels.
@@ -561,11 +541,11 @@ def plot_conv_step(image, kernel, row, col, stride=1):
         out[r, c] = np.sum(image[r * stride:r * stride + kh, c * stride:c * stride + kw] * kernel)
     fig = Figure(figsize=(13, 3.6), layout="constrained")
     axes = fig.subplots(1, 4, width_ratios=[image.shape[1], kw, kw, ow])
-    _grid(axes[0], image, highlight=(r0, c0, kh, kw), title="input")
-    _grid(axes[1], kernel, cmap="Oranges", title="kernel")
-    _grid(axes[2], prod, cmap="Greens", title=f"window x kernel, sum = {prod.sum():g}")
-    _grid(axes[3], out, highlight=(row, col, 1, 1), vmin=np.nanmin(out), vmax=np.nanmax(out) + 1e-9,
-          title=f"output[{row}, {col}] = {prod.sum():g}")
+    fg.grid(axes[0], image, highlight=(r0, c0, kh, kw), title="input")
+    fg.grid(axes[1], kernel, cmap="Oranges", title="kernel")
+    fg.grid(axes[2], prod, cmap="Greens", title=f"window x kernel, sum = {prod.sum():g}")
+    fg.grid(axes[3], out, highlight=(row, col, 1, 1), vmin=np.nanmin(out),
+            vmax=np.nanmax(out) + 1e-9, title=f"output[{row}, {col}] = {prod.sum():g}")
     return fig
 
 
@@ -581,10 +561,10 @@ def plot_correlation_vs_convolution(signal, kernel):
     conv_flip = np.convolve(signal, kernel[::-1], mode="valid")
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     a_k, a_x, a_y = fig.subplots(1, 3, width_ratios=[1, 2, 2])
-    a_k.bar(np.arange(len(kernel)), kernel, color=_ORANGE)
+    a_k.bar(np.arange(len(kernel)), kernel, color=fg.ORANGE)
     a_k.set_xticks(range(len(kernel)))
     a_k.set_title("kernel $w$ = " + str(kernel.astype(int).tolist()))
-    a_x.bar(np.arange(len(signal)), signal, color=_BLUE)
+    a_x.bar(np.arange(len(signal)), signal, color=fg.BLUE)
     a_x.set_title("input $x$")
     centre = np.arange(len(corr)) + (len(kernel) - 1) / 2
     a_y.plot(centre, corr, "o-", label="cross-correlation (CNN layers)")
@@ -633,7 +613,7 @@ def plot_filters_and_maps(filters, maps, names=None, image=None):
         axes[1, 0].set_yticks([])
         start = 1
     for i in range(n):
-        _grid(axes[0, start + i], filters[i], cmap="gray", fmt="{:+g}", title=names[i])
+        fg.grid(axes[0, start + i], filters[i], cmap="gray", fmt="{:+g}", title=names[i])
         ax = axes[1, start + i]
         ax.imshow(maps[i], cmap="gray")
         ax.set_title(f"ReLU map, {maps[i].shape[0]}x{maps[i].shape[1]}")
@@ -647,10 +627,10 @@ def plot_learned_filter(true_filter, learned_filter, losses, target, prediction)
     fig = Figure(figsize=(15, 3.4), layout="constrained")
     axes = fig.subplots(1, 5)
     vmax = max(np.abs(true_filter).max(), np.abs(learned_filter).max())
-    _grid(axes[0], true_filter, cmap="gray", fmt="{:+.0f}", vmin=-vmax, vmax=vmax,
-          title="filter that made the target")
-    _grid(axes[1], learned_filter, cmap="gray", fmt="{:+.2f}", vmin=-vmax, vmax=vmax,
-          title="learned filter", fontsize=8)
+    fg.grid(axes[0], true_filter, cmap="gray", fmt="{:+.0f}", vmin=-vmax, vmax=vmax,
+            title="filter that made the target")
+    fg.grid(axes[1], learned_filter, cmap="gray", fmt="{:+.2f}", vmin=-vmax, vmax=vmax,
+            title="learned filter", fontsize=8)
     axes[2].semilogy(losses)
     axes[2].set_xlabel("gradient step")
     axes[2].set_title("mean squared error")
@@ -680,10 +660,10 @@ def plot_cnn_pipeline(stages):
             c, h, _ = shape
             height = 0.5 + 2.5 * h / hmax
             width = 0.25 + 0.2 * math.log2(c + 1)
-            color = _BLUE
+            color = fg.BLUE
             text = f"{c}x{h}x{shape[2]}"
         else:
-            height, width, color = 2.8 * min(1.0, 0.25 + shape[0] / 600), 0.35, "#c7e9c0"
+            height, width, color = 2.8 * min(1.0, 0.25 + shape[0] / 600), 0.35, fg.LIGHT_GREEN
             text = f"{shape[0]}"
         ax.add_patch(Rectangle((x, -height / 2), width, height, fc=color, ec="k"))
         ax.text(x + width / 2, 1.75, label, ha="center", va="bottom", fontsize=9)
@@ -691,8 +671,7 @@ def plot_cnn_pipeline(stages):
         centres.append((x, x + width))
         x += width + 0.9
     for (_, right), (left, _) in zip(centres, centres[1:]):
-        ax.add_patch(FancyArrowPatch((right + 0.05, 0), (left - 0.05, 0), arrowstyle="->",
-                                     mutation_scale=14))
+        fg.arrow(ax, (right + 0.05, 0), (left - 0.05, 0), size=14)
     ax.set_xlim(-0.3, x - 0.5)
     ax.set_ylim(-2.4, 2.4)
     ax.axis("off")
@@ -725,9 +704,9 @@ def plot_conv_arithmetic(i, k, s=1, p=0, d=1, pool=False, title=None):
             if not inside:
                 cell(a_in, c, r, fc="white", ec="0.6", ls="--")
             else:
-                cell(a_in, c, r, fc=_RED if ignored else _BLUE, ec="k",
+                cell(a_in, c, r, fc=fg.RED if ignored else fg.BLUE, ec="k",
                      hatch="//" if ignored else None)
-    for taps, color in ((pos[-1], _ORANGE), (pos[0], _DARK)):
+    for taps, color in ((pos[-1], fg.ORANGE), (pos[0], fg.DARK)):
         for r in taps:
             for c in taps:
                 cell(a_in, c, r, fc=color, ec="k", alpha=0.85)
@@ -736,7 +715,8 @@ def plot_conv_arithmetic(i, k, s=1, p=0, d=1, pool=False, title=None):
     for row, taps in enumerate(pos):
         for c in range(n):
             inside = p <= c < p + i
-            fc = _DARK if c in taps else ((_RED if c - p in ign else _BLUE) if inside else "white")
+            fc = (fg.DARK if c in taps
+                  else (fg.RED if c - p in ign else fg.BLUE) if inside else "white")
             cell(a_pos, c, row, fc=fc, ec="0.4" if inside else "0.7", ls="-" if inside else "--")
     for c in range(n):
         # Input indices above the strip; padding has none.
@@ -748,7 +728,8 @@ def plot_conv_arithmetic(i, k, s=1, p=0, d=1, pool=False, title=None):
 
     for r in range(o):
         for c in range(o):
-            fc = _DARK if (r, c) == (0, 0) else (_ORANGE if (r, c) == (o - 1, o - 1) else "#c7e9c0")
+            fc = (fg.DARK if (r, c) == (0, 0)
+                  else fg.ORANGE if (r, c) == (o - 1, o - 1) else fg.LIGHT_GREEN)
             cell(a_out, c, r, fc=fc, ec="k")
     a_out.set_title(f"output {o}x{o}")
 
@@ -814,7 +795,7 @@ def plot_receptive_fields(stacks, titles=None, size=None):
     for ax, stack, r, t in zip(axes, stacks, rf, titles or [None] * len(stacks)):
         g = receptive_field_by_gradient(stack, size)
         show = np.where(g > 0, g, np.nan)
-        _grid(ax, show, cmap="YlOrRd", fmt="{:.0f}", fontsize=7, vmin=0, vmax=np.nanmax(show))
+        fg.grid(ax, show, cmap="YlOrRd", fmt="{:.0f}", fontsize=7, vmin=0, vmax=np.nanmax(show))
         h, w = nonzero_extent(g)
         ax.set_title((t + "\n" if t else "") + f"nonzero gradient {h}x{w}, calculator r={r}",
                      fontsize=10)
@@ -852,7 +833,8 @@ def plot_layer_costs(rows):
     a1, a2 = fig.subplots(1, 2)
     for ax, key, title in ((a1, "params", "parameters"), (a2, "macs", "multiply-accumulates")):
         vals = [r[key] for r in rows]
-        bars = ax.bar(names, vals, color=[_BLUE if r["type"] == "Conv2d" else "#c7e9c0" for r in rows])
+        bars = ax.bar(names, vals, color=[fg.BLUE if r["type"] == "Conv2d" else fg.LIGHT_GREEN
+                                          for r in rows])
         ax.bar_label(bars, labels=[f"{v:,}" for v in vals], fontsize=9)
         ax.set_title(title)
         ax.set_ylim(0, max(vals) * 1.18)

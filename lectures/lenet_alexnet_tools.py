@@ -13,7 +13,6 @@ It holds:
 * direct implementations of two formulas the lecture checks PyTorch against:
   the AlexNet paper's local response normalisation and how many pooling
   windows cover each pixel;
-* the tiny training run of the lecture (``load_digits``, a few Adam steps);
 * figure functions. Each returns a :class:`matplotlib.figure.Figure` built
   with the object-oriented API (no pyplot state).
 
@@ -34,13 +33,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Rectangle
+from matplotlib.patches import Rectangle
 
-import lecture_tools as lt
-import zoo_tools as zt
-from lecture_tools import _BLUE, _DARK, _ORANGE, _RED
-
-_CROSS = "#cb181d"  # arrows between the two GPUs
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
+from . import zoo_tools as zt
 
 # ---------------------------------------------------------------------------
 # Facts from the papers (numbers that no code can recompute)
@@ -102,28 +100,6 @@ ILSVRC_TOP5 = [
 # ---------------------------------------------------------------------------
 # Describing architectures
 # ---------------------------------------------------------------------------
-
-
-def output_shapes(model: nn.Module, input_shape: Sequence[int], names: Sequence[str]) -> dict:
-    """Output shape (without the batch) of each named submodule, from one forward pass.
-
-    ``names`` are paths as in ``model.get_submodule`` ("c1", "features.0").
-    Works on the meta device. A module called twice keeps its first output.
-    """
-    shapes: dict = {}
-    handles = []
-    for name in names:
-        def hook(mod, inp, out, name=name):
-            shapes.setdefault(name, tuple(out.shape[1:]))
-        handles.append(model.get_submodule(name).register_forward_hook(hook))
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for h in handles:
-            h.remove()
-    return {name: shapes[name] for name in names}
 
 
 def merge_rows(rows: list[dict], prefix: str, type_name: str | None = None) -> list[dict]:
@@ -203,7 +179,7 @@ def lenet_connections(model: nn.Module, input_shape=(1, 32, 32)) -> dict:
     subsampling unit has 4 inputs and a bias. Keys are the paper's layer names.
     """
     names = ["c1", "s2", "c3", "s4", "c5", "f6"]
-    shapes = output_shapes(model, input_shape, names)
+    shapes = at.output_shapes(model, input_shape, names)
     out = {}
     for name in names:
         shape, mod = shapes[name], model.get_submodule(name)
@@ -221,15 +197,7 @@ def rf_layers(model: nn.Module) -> list[tuple]:
     ``(k, s, d)`` for a convolution and ``("pool", k, s)`` for max or average
     pooling; padding does not change a receptive field's size, so it is left out.
     """
-    layers = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            layers.append((m.kernel_size[0], m.stride[0], m.dilation[0]))
-        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-            s = m.stride if isinstance(m.stride, int) else m.stride[0]
-            layers.append(("pool", k, s))
-    return layers
+    return [layer for _, layer in at.rf_chain(model)]
 
 
 def topk_error(logits: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float:
@@ -342,47 +310,6 @@ def swap_activation(model: nn.Module, old: type[nn.Module], new: Callable[[], nn
 
 
 # ---------------------------------------------------------------------------
-# A tiny training run
-# ---------------------------------------------------------------------------
-
-
-def digits_batch(n: int = 64, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` scikit-learn ``load_digits`` images as a (n, 1, size, size) batch.
-
-    The 8x8 images (values 0-16, shipped with scikit-learn, nothing is
-    downloaded) are scaled to [0, 1], enlarged to ``size - 4`` pixels with
-    bilinear interpolation and padded by 2: the way LeNet-5 saw 28x28 MNIST
-    digits centred in a 32x32 field.
-    """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.tensor(digits.images[:n], dtype=torch.float32)[:, None] / 16.0
-    x = F.interpolate(x, size=size - 4, mode="bilinear", align_corners=False)
-    return F.pad(x, (2, 2, 2, 2)), torch.tensor(digits.target[:n])
-
-
-def train_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 30,
-                lr: float = 3e-3) -> np.ndarray:
-    """``steps`` full-batch Adam steps on cross-entropy; returns the loss before each step.
-
-    Runs on one thread: for a network this small, PyTorch's intra-op threads
-    mostly wait for each other, which on a busy 2-core machine costs seconds.
-    """
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    with lt.one_thread():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-    return np.array(losses)
-
-
-# ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
 
@@ -400,8 +327,8 @@ def plot_c3_table(table: Sequence[Sequence[int]], k: int = 5):
     ax = fig.subplots()
     ax.imshow(mat, cmap="Blues", vmin=0, vmax=1.6, aspect="equal")
     for i, o in zip(*np.nonzero(mat)):
-        ax.text(o, i, "X", ha="center", va="center", fontsize=12, color=_DARK, weight="bold")
-    zt._cell_lines(ax, n_in, n_out)
+        ax.text(o, i, "X", ha="center", va="center", fontsize=12, color=fg.DARK, weight="bold")
+    fg.cell_lines(ax, n_in, n_out)
     ax.set_xticks(range(n_out))
     ax.set_xticklabels([f"{o}\n{w}" for o, w in zip(range(n_out), per_map)], fontsize=9)
     ax.set_yticks(range(n_in))
@@ -410,10 +337,10 @@ def plot_c3_table(table: Sequence[Sequence[int]], k: int = 5):
     # Group the columns the way the paper describes them.
     for start, stop, text in _runs([len(t) for t in table]):
         ax.annotate("", (start - 0.45, -0.75), (stop + 0.45, -0.75),
-                    arrowprops={"arrowstyle": "-", "color": _ORANGE, "lw": 2},
+                    arrowprops={"arrowstyle": "-", "color": fg.ORANGE, "lw": 2},
                     annotation_clip=False)
         ax.text((start + stop) / 2, -0.9, f"reads {text} maps", ha="center", va="bottom",
-                fontsize=9, color=_ORANGE)
+                fontsize=9, color=fg.ORANGE)
     sparse, dense = sparse_conv_params(table, k), lt.conv_params(n_in, n_out, k)
     ax.set_title(f"C3: {sparse:,} parameters with this table, {dense:,} if every map read all "
                  f"{n_in} ({mat.sum()} of {mat.size} connections)", pad=26)
@@ -436,8 +363,8 @@ def plot_activations(x: np.ndarray | None = None):
     curves = activation_curves(x)
     fig = Figure(figsize=(12, 4), layout="constrained")
     a_f, a_d = fig.subplots(1, 2)
-    styles = {"sigmoid": ("-", _ORANGE), "tanh": ("--", "#7570b3"),
-              "1.7159 tanh(2x/3)": (":", "#1b9e77"), "ReLU": ("-", _DARK)}
+    styles = {"sigmoid": ("-", fg.ORANGE), "tanh": ("--", "#7570b3"),
+              "1.7159 tanh(2x/3)": (":", "#1b9e77"), "ReLU": ("-", fg.DARK)}
     for name, (y, dy) in curves.items():
         ls, color = styles[name]
         a_f.plot(x, y, ls, color=color, lw=2, label=name)
@@ -445,8 +372,8 @@ def plot_activations(x: np.ndarray | None = None):
     a_f.set_ylim(-2, 4)
     a_f.set_title("activation f(x)")
     a_d.set_title("derivative f'(x) (autograd): the factor a gradient is multiplied by")
-    a_d.axvspan(x.min(), -3, color=_RED, alpha=0.25)
-    a_d.axvspan(3, x.max(), color=_RED, alpha=0.25)
+    a_d.axvspan(x.min(), -3, color=fg.RED, alpha=0.25)
+    a_d.axvspan(3, x.max(), color=fg.RED, alpha=0.25)
     a_d.text(-4.5, 0.5, "saturated:\nsigmoid and tanh\npass almost\nno gradient", fontsize=8,
              ha="center")
     for ax in (a_f, a_d):
@@ -480,8 +407,8 @@ def plot_overlapping_pooling(size: int = 9):
     for ax, k in zip(axes, (2, 3)):
         cover = pool_coverage(size, k, 2)
         out = lt.pool_out(size, k, 2)
-        zt._grid(ax, cover, cmap="Greens", vmin=0, vmax=5, fmt="{:.0f}")
-        for col, color in ((0, _DARK), (1, _ORANGE)):
+        fg.grid(ax, cover, cmap="Greens", vmin=0, vmax=5, fmt="{:.0f}")
+        for col, color in ((0, fg.DARK), (1, fg.ORANGE)):
             ax.add_patch(Rectangle((2 * col - 0.5 + 0.06 * col, -0.5 + 0.06 * col), k, k,
                                    fill=False, lw=3, ec=color))
         ax.set_title(f"{k}x{k}, stride 2: {size}x{size} -> {out}x{out}\n"
@@ -497,13 +424,13 @@ def plot_dropout(outputs: np.ndarray, p: float):
     fig = Figure(figsize=(12, 3.8), layout="constrained")
     a_m, a_b = fig.subplots(1, 2, width_ratios=[3, 1.2])
     a_m.imshow(outputs, cmap="Blues", vmin=0, vmax=outputs.max() * 1.2, aspect="auto")
-    zt._cell_lines(a_m, passes, units, color="0.5")
+    fg.cell_lines(a_m, passes, units, color="0.5")
     a_m.set_xlabel("unit")
     a_m.set_ylabel("training step")
     a_m.set_title(f"nn.Dropout(p={p}) in train mode on all-ones: each step drops a new random "
                   f"half;\nkept units are scaled to 1/(1-p) = {1 / (1 - p):g}")
     means = outputs.mean(axis=1)
-    a_b.bar(np.arange(passes), means, color=_BLUE, ec=_DARK)
+    a_b.bar(np.arange(passes), means, color=fg.BLUE, ec=fg.DARK)
     a_b.axhline(1.0, color="k", ls="--", lw=1)
     a_b.set_ylim(0, 2)
     a_b.set_xlabel("training step")
@@ -520,7 +447,7 @@ def plot_two_gpus(c: int = 8, groups_model: nn.Module | None = None):
     for ax, g in ((a1, 1), (a2, 2)):
         conv = nn.Conv2d(c, c, 3, padding=1, groups=g).double()
         mask = zt.channel_dependence(conv, c)
-        zt._grid(ax, mask.astype(float), cmap="Blues", vmin=0, vmax=1.3, fmt="")
+        fg.grid(ax, mask.astype(float), cmap="Blues", vmin=0, vmax=1.3, fmt="")
         ax.set_xlabel("input channel")
         ax.set_ylabel("output channel")
         n_w = lt.conv_params(c, c, 3, bias=False, groups=g)
@@ -537,20 +464,18 @@ def _draw_gpu_flow(ax, layers: Sequence[dict]):
     for gpu, y in ((0, 1.0), (1, 0.0)):
         ax.text(-1.1, y, f"GPU {gpu + 1}", ha="right", va="center", fontsize=10)
         for i, n in enumerate(names):
-            ax.add_patch(Rectangle((x_of[n] - 0.45, y - 0.3), 0.9, 0.6,
-                                   fc=_BLUE if gpu == 0 else "#c7e9c0", ec="k"))
             label = n
             if i < len(layers):
                 label += f"\n{layers[i]['out'] // 2}"
-            ax.text(x_of[n], y, label, ha="center", va="center", fontsize=8)
+            fg.box(ax, x_of[n], y, 0.9, 0.6, label, fc=fg.BLUE if gpu == 0 else fg.LIGHT_GREEN,
+                   style=fg.SQUARE)
     for i in range(1, len(names)):
         x0, x1 = x_of[names[i - 1]] + 0.45, x_of[names[i]] - 0.45
         for y in (1.0, 0.0):
-            ax.add_patch(FancyArrowPatch((x0, y), (x1, y), arrowstyle="->", mutation_scale=10))
+            fg.arrow(ax, (x0, y), (x1, y))
         if cross[i]:
             for y0, y1 in ((1.0, 0.0), (0.0, 1.0)):
-                ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="->",
-                                             mutation_scale=10, color=_CROSS, lw=1.5))
+                fg.arrow(ax, (x0, y0), (x1, y1), color=fg.DEEP_RED, lw=1.5)  # across the GPUs
     ax.set_xlim(-1.9, x_of[names[-1]] + 0.7)
     ax.set_ylim(-0.7, 1.6)
     ax.axis("off")
@@ -564,7 +489,7 @@ def plot_comparison(models: dict, metrics: Sequence[str], log: bool = True):
     fig = Figure(figsize=(12, 4.2), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / len(names)
-    colors = [_ORANGE, _BLUE, _DARK, "#1b9e77"]
+    colors = [fg.ORANGE, fg.BLUE, fg.DARK, "#1b9e77"]
     for j, name in enumerate(names):
         vals = [models[name][m] for m in metrics]
         bars = ax.bar(np.arange(len(metrics)) + (j - (len(names) - 1) / 2) * width, vals, width,
@@ -589,7 +514,7 @@ def plot_ilsvrc(results: Sequence[tuple] = ILSVRC_TOP5):
     ax = fig.subplots()
     labels = [f"{year}\n{team}" for year, team, _ in results]
     errs = [e for *_, e in results]
-    colors = [_ORANGE if team == "AlexNet" else (_BLUE if year < 2012 else _DARK)
+    colors = [fg.ORANGE if team == "AlexNet" else (fg.BLUE if year < 2012 else fg.DARK)
               for year, team, _ in results]
     bars = ax.bar(labels, errs, color=colors, ec="k")
     ax.bar_label(bars, labels=[f"{e:g}%" for e in errs], fontsize=9)
@@ -614,5 +539,5 @@ def plot_losses(curves: dict):
     ax.set_ylim(0, 2.9)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("LeNet-5 on 64 load_digits images: the same network, three activations")
+    ax.set_title("LeNet-5 on one batch of digits: the same network, three activations")
     return fig

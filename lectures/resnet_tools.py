@@ -12,8 +12,7 @@ Like the other lecture modules it holds three kinds of things:
   units with and without identity shortcuts (gradient flow at
   initialisation), ResNeXt's split-transform-merge block in the paper's three
   equivalent forms, the parameter-free "option A" shortcut and the paper's
-  CIFAR-10 ResNets built from torchvision's own units, a tiny batch of digits
-  for a few optimizer steps;
+  CIFAR-10 ResNets built from torchvision's own units;
 * **figure functions**. Each returns a :class:`matplotlib.figure.Figure` built
   with the object-oriented API, so the notebook shows it as the last
   expression of a cell and a test can draw it without a screen.
@@ -29,7 +28,7 @@ themselves. Problem set 5 asks students to write them; the lecture uses
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,14 +36,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
-import arch_tools as at
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _ORANGE, _RED
-
-_GREEN, _LIGHT_ORANGE = "#c7e9c0", "#fdae6b"
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
+from . import zoo_tools as zt
 
 #: The four networks of the lecture, by display name: torchvision builder name.
 MODELS = OrderedDict([("ResNet-18", "resnet18"), ("ResNet-34", "resnet34"),
@@ -52,8 +49,6 @@ MODELS = OrderedDict([("ResNet-18", "resnet18"), ("ResNet-34", "resnet34"),
 
 #: Seed 002's Keras ResNet-34: the filter count of each of its residual units.
 SEED_RESNET34_LAYOUT = [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -150,18 +145,6 @@ def unit_table(model: nn.Module, input_shape=(3, 224, 224)) -> list[dict]:
     return rows
 
 
-def _main_path_named(model: nn.Module) -> list[tuple[str, tuple]]:
-    layers = []
-    for name, m in model.named_modules():
-        if "downsample" in name:
-            continue
-        if isinstance(m, nn.Conv2d):
-            layers.append((name, (m.kernel_size[0], m.stride[0], m.dilation[0])))
-        elif isinstance(m, nn.MaxPool2d):
-            layers.append((name, ("pool", m.kernel_size, m.stride)))
-    return layers
-
-
 def main_path(model: nn.Module) -> list:
     """The convolutions and max pools on the longest path, in :func:`lecture_tools.receptive_field`'s
     format: ``(k, s, d)`` for a convolution, ``('pool', k, s)`` for a max pool.
@@ -170,12 +153,12 @@ def main_path(model: nn.Module) -> list:
     the short path never sees more than the long path does. torchvision
     registers the layers of its ResNets in the order the forward pass runs them.
     """
-    return [layer for _, layer in _main_path_named(model)]
+    return [layer for _, layer in at.rf_chain(model, skip=("downsample",))]
 
 
 def stage_receptive_fields(model: nn.Module) -> "OrderedDict[str, tuple[int, int]]":
     """(receptive field, jump) at the output of the stem and of each stage, along :func:`main_path`."""
-    named = _main_path_named(model)
+    named = at.rf_chain(model, skip=("downsample",))
     out: "OrderedDict[str, tuple[int, int]]" = OrderedDict()
     for (name, _), rf in zip(named, lt.receptive_field([layer for _, layer in named])):
         out[_stage_of(name)] = rf
@@ -192,17 +175,6 @@ def to_v1(model: nn.Module) -> nn.Module:
         if isinstance(m, Bottleneck) and m.conv2.stride != (1, 1):
             m.conv1.stride, m.conv2.stride = m.conv2.stride, (1, 1)
     return model
-
-
-def top5_error(name: str, version: str = "IMAGENET1K_V1") -> float:
-    """Top-5 error (%) that torchvision's documentation gives for a weights entry.
-
-    Read from the weights enum's metadata: nothing is downloaded. Single
-    224x224 centre crop on the ImageNet-1K validation set.
-    """
-    enum = torchvision.models.get_model_weights(name)
-    acc = enum[version].meta["_metrics"]["ImageNet-1K"]["acc@5"]
-    return round(100 - acc, 3)
 
 
 # ---------------------------------------------------------------------------
@@ -227,11 +199,6 @@ def bottleneck_weights(c_in: int, width: int, c_out: int | None = None, groups: 
 def resnext_template_weights(cardinality: int, d: int, channels: int = 256) -> int:
     """Xie et al.'s count for the template at conv2: C (256 d + 3 3 d d + d 256)."""
     return cardinality * (channels * d + 9 * d * d + d * channels)
-
-
-def conv_weights(module: nn.Module) -> int:
-    """Weights of the convolutions only (BatchNorm's scale and shift left out)."""
-    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Conv2d))
 
 
 # ---------------------------------------------------------------------------
@@ -373,13 +340,6 @@ def copy_paths(paths: SplitTransformMerge, target: nn.Module) -> nn.Module:
     return target
 
 
-def group_mask(channels: int, groups: int) -> np.ndarray:
-    """``mask[o, i]`` is True when output channel ``o`` of a grouped convolution reads input ``i``."""
-    per = channels // groups
-    idx = np.arange(channels) // per
-    return idx[:, None] == idx[None, :]
-
-
 # ---------------------------------------------------------------------------
 # Faithfulness: option A shortcuts and the paper's CIFAR-10 ResNets
 # ---------------------------------------------------------------------------
@@ -423,64 +383,8 @@ def cifar_resnet(n: int = 3, num_classes: int = 10, option: str = "A") -> nn.Seq
 
 
 # ---------------------------------------------------------------------------
-# A few optimizer steps on a tiny batch
-# ---------------------------------------------------------------------------
-
-
-def digits_batch(n: int = 8, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` scikit-learn digits (8x8, values 0-16), scaled to [0, 1], resized to
-    ``size x size`` and copied to three channels: a CIFAR-shaped batch without a download."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.tensor(digits.images[:n], dtype=torch.float32)[:, None] / 16
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    return x.repeat(1, 3, 1, 1), torch.tensor(digits.target[:n])
-
-
-def train_steps(build_model: Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor,
-                steps: int = 6, lr: float = 1e-3, seed: int = 0) -> list[float]:
-    """Build a model with a fixed seed and take ``steps`` Adam steps on one batch.
-
-    Returns ``steps + 1`` values: the cross-entropy before each step and after
-    the last one (still in training mode, so BatchNorm uses the batch's
-    statistics throughout). Deterministic: CPU, one thread, fixed seed.
-    """
-    with lt.one_thread():
-        torch.manual_seed(seed)
-        model = build_model().train()
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        losses = []
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        with torch.no_grad():
-            losses.append(F.cross_entropy(model(x), y).item())
-    return losses
-
-
-# ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
-
-
-def _box(ax, x, y, w, h, text, fc=_BLUE, fontsize=8, ec="k"):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
-                                fc=fc, ec=ec, lw=1))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
-
-
-def _plus(ax, x, y, ms=18):
-    """A circled plus: a marker, so it stays round whatever the axes' aspect."""
-    ax.plot([x], [y], "o", ms=ms, mfc="white", mec="k", zorder=3)
-    ax.text(x, y, "+", ha="center", va="center", fontsize=ms * 0.7, zorder=4)
-
-
-def _arrow(ax, a, b, **kw):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="->", mutation_scale=10, lw=1, **kw))
 
 
 def unit_spec(unit: nn.Module) -> dict:
@@ -495,7 +399,7 @@ def unit_spec(unit: nn.Module) -> dict:
         short = {"k": 1, "in": c.in_channels, "out": c.out_channels, "stride": c.stride[0],
                  "weights": c.weight.numel()}
     return {"main": main, "shortcut": short, "params": lt.count_params(unit),
-            "weights": conv_weights(unit)}
+            "weights": at.conv_weights(unit)}
 
 
 def default_units() -> "OrderedDict[str, nn.Module]":
@@ -519,37 +423,38 @@ def plot_residual_units(units: "OrderedDict[str, nn.Module] | None" = None):
         n = len(spec["main"])
         ys = np.linspace(7.6, 7.6 - 2.0 * (n - 1), n)
         ax.text(0, 9.1, f"x: {spec['main'][0]['in']} channels", ha="center", fontsize=9)
-        _arrow(ax, (0, 8.9), (0, ys[0] + 0.45))
+        fg.arrow(ax, (0, 8.9), (0, ys[0] + 0.45))
         for i, (c, y) in enumerate(zip(spec["main"], ys)):
             label = f"{c['k']}x{c['k']} conv, {c['in']}->{c['out']}"
             if c["groups"] > 1:
                 label += f", groups {c['groups']}"
             if c["stride"] > 1:
                 label += f", stride {c['stride']}"
-            fc = _LIGHT_ORANGE if c["stride"] > 1 else (_BLUE if c["k"] == 3 else _GREEN)
-            _box(ax, 0, y, 2.6, 0.8, f"{label}\n{c['weights']:,} weights", fc=fc)
+            fc = (fg.LIGHT_ORANGE if c["stride"] > 1
+                  else fg.BLUE if c["k"] == 3 else fg.LIGHT_GREEN)
+            fg.box(ax, 0, y, 2.6, 0.8, f"{label}\n{c['weights']:,} weights", fc=fc)
             after = "BN, ReLU" if i < n - 1 else "BN"
             ax.text(0.05, y - 0.72, after, ha="left", va="center", fontsize=7, color="0.3")
             nxt = ys[i + 1] + 0.45 if i < n - 1 else 1.75
-            _arrow(ax, (0, y - 0.45), (0, nxt))
+            fg.arrow(ax, (0, y - 0.45), (0, nxt))
         # Addition, final ReLU, output
-        _plus(ax, 0, 1.45)
-        _arrow(ax, (0, 1.2), (0, 0.55))
+        fg.circled(ax, 0, 1.45, text_scale=0.7)
+        fg.arrow(ax, (0, 1.2), (0, 0.55))
         ax.text(0, 0.35, "ReLU", ha="center", va="center", fontsize=9)
         out = spec["main"][-1]["out"]
         ax.text(0, -0.25, f"output: {out} channels", ha="center", fontsize=9)
         # Shortcut on the right
         xr = 2.3
-        ax.plot([0, xr, xr], [8.75, 8.75, 5.0], color=_DARK, lw=1.5)
+        ax.plot([0, xr, xr], [8.75, 8.75, 5.0], color=fg.DARK, lw=1.5)
         if spec["shortcut"]:
             s = spec["shortcut"]
-            _box(ax, xr, 4.4, 1.5, 1.1, f"1x1 conv\n{s['in']}->{s['out']}, stride {s['stride']}"
-                 f"\n+ BN\n{s['weights']:,} w", fc=_RED, fontsize=7)
-            ax.plot([xr, xr], [3.85, 1.45], color=_DARK, lw=1.5)
+            fg.box(ax, xr, 4.4, 1.5, 1.1, f"1x1 conv\n{s['in']}->{s['out']}, stride {s['stride']}"
+                   f"\n+ BN\n{s['weights']:,} w", fc=fg.RED, fontsize=7)
+            ax.plot([xr, xr], [3.85, 1.45], color=fg.DARK, lw=1.5)
         else:
-            ax.plot([xr, xr], [5.0, 1.45], color=_DARK, lw=1.5)
-            ax.text(xr + 0.1, 4.4, "identity", rotation=90, va="center", fontsize=8, color=_DARK)
-        _arrow(ax, (xr, 1.45), (0.25, 1.45), color=_DARK)
+            ax.plot([xr, xr], [5.0, 1.45], color=fg.DARK, lw=1.5)
+            ax.text(xr + 0.1, 4.4, "identity", rotation=90, va="center", fontsize=8, color=fg.DARK)
+        fg.arrow(ax, (xr, 1.45), (0.25, 1.45), color=fg.DARK)
         ax.set_title(f"{title}\n{spec['weights']:,} conv weights, {spec['params']:,} params with BN",
                      fontsize=9)
         ax.set_xlim(-1.5, 3.2)
@@ -563,7 +468,7 @@ def plot_gradient_flow(profiles: dict):
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, len(profiles), squeeze=False)[0]
     for ax, (label, curves) in zip(axes, profiles.items()):
-        for kind, color in (("plain", _ORANGE), ("shortcuts", _DARK)):
+        for kind, color in (("plain", fg.ORANGE), ("shortcuts", fg.DARK)):
             g = curves[kind]
             ax.semilogy(np.arange(len(g)), g, "o-", ms=3, color=color,
                         label=f"{kind}: input gets {g[0]:.1e}")
@@ -590,14 +495,13 @@ def plot_cardinality(cardinality: int = 32, d: int = 4, channels: int = 256):
     a.text(5, 5.6, f"input, {channels} channels", ha="center", fontsize=9)
     for i, x in enumerate(xs):
         a.plot([5, x], [5.45, 4.6], color="0.6", lw=0.5)
-        for y, fc in ((4.2, _GREEN), (3.0, _BLUE), (1.8, _GREEN)):
-            a.add_patch(FancyBboxPatch((x - bw / 2, y - 0.3), bw, 0.6, boxstyle="square,pad=0",
-                                       fc=fc, ec="k", lw=0.4))
+        for y, fc in ((4.2, fg.LIGHT_GREEN), (3.0, fg.BLUE), (1.8, fg.LIGHT_GREEN)):
+            fg.box(a, x, y, bw, 0.6, fc=fc, lw=0.4, style=fg.SQUARE)
         a.plot([x, 5], [1.5, 0.75], color="0.6", lw=0.5)
     for y, text in ((4.2, f"{channels},1x1,{d}"), (3.0, f"{d},3x3,{d}"), (1.8, f"{d},1x1,{channels}")):
         a.annotate(text, (xs[0], y), xytext=(-1.3, y), fontsize=8, va="center", ha="right",
                    arrowprops={"arrowstyle": "-", "lw": 0.5})
-    _plus(a, 5, 0.6, ms=14)
+    fg.circled(a, 5, 0.6, ms=14, text_scale=0.7)
     a.text(5, -0.1, f"sum of {cardinality} paths, then + x, ReLU", ha="center", fontsize=9)
     per_path = bottleneck_weights(channels, d)
     a.set_title(f"(a) split-transform-merge: {cardinality} paths of width {d}\n"
@@ -607,21 +511,21 @@ def plot_cardinality(cardinality: int = 32, d: int = 4, channels: int = 256):
     a.set_ylim(-0.4, 6.0)
     a.axis("off")
     # (c) the grouped convolution
-    for y, text, fc in ((4.2, f"1x1 conv, {channels}->{w}", _GREEN),
-                        (3.0, f"3x3 conv, {w}->{w}\ngroups = {cardinality}", _BLUE),
-                        (1.8, f"1x1 conv, {w}->{channels}", _GREEN)):
-        _box(c, 0, y, 2.4, 0.8, text, fc=fc, fontsize=9)
+    for y, text, fc in ((4.2, f"1x1 conv, {channels}->{w}", fg.LIGHT_GREEN),
+                        (3.0, f"3x3 conv, {w}->{w}\ngroups = {cardinality}", fg.BLUE),
+                        (1.8, f"1x1 conv, {w}->{channels}", fg.LIGHT_GREEN)):
+        fg.box(c, 0, y, 2.4, 0.8, text, fc=fc, fontsize=9)
     for y0, y1 in ((5.45, 4.6), (3.8, 3.4), (2.6, 2.2), (1.4, 0.85)):
-        _arrow(c, (0, y0), (0, y1))
+        fg.arrow(c, (0, y0), (0, y1))
     c.text(0, 5.6, f"input, {channels} channels", ha="center", fontsize=9)
-    _plus(c, 0, 0.6, ms=14)
+    fg.circled(c, 0, 0.6, ms=14, text_scale=0.7)
     c.set_title(f"(c) one grouped convolution\n{bottleneck_weights(channels, w, groups=cardinality):,}"
                 " weights: the same function", fontsize=10)
     c.set_xlim(-1.6, 1.6)
     c.set_ylim(-0.4, 6.0)
     c.axis("off")
     # connectivity of the grouped 3x3
-    m.imshow(group_mask(w, cardinality), cmap="Blues", interpolation="nearest")
+    m.imshow(zt.group_mask(w, w, cardinality), cmap="Blues", interpolation="nearest")
     m.set_xlabel("input channel of the 3x3")
     m.set_ylabel("output channel of the 3x3")
     m.set_title(f"grouped 3x3: block diagonal, {cardinality} blocks of {d}x{d}\n"
@@ -632,20 +536,10 @@ def plot_cardinality(cardinality: int = 32, d: int = 4, channels: int = 256):
 def plot_comparison(rows: Sequence[dict]):
     """Bars of parameters, MACs and torchvision's top-5 error, one per network."""
     names = [r["network"] for r in rows]
-    colors = [_ORANGE if "ResNeXt" in n else (_DARK if "50" in n else _BLUE) for n in names]
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
-    for ax, key, title, fmt in ((axes[0], "params", "parameters (millions)", "{:.2f}"),
-                                (axes[1], "macs", "multiply-accumulates (billions), 224x224", "{:.2f}"),
-                                (axes[2], "top5_tv", "top-5 error % (torchvision weights V1)", "{:.2f}")):
-        scale = {"params": 1e6, "macs": 1e9}.get(key, 1)
-        vals = [r[key] / scale for r in rows]
-        bars = ax.bar(names, vals, color=colors)
-        ax.bar_label(bars, labels=[fmt.format(v) for v in vals], fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylim(0, max(vals) * 1.18)
-        ax.tick_params(axis="x", labelsize=8, rotation=20)
-    return fig
+    colors = [fg.ORANGE if "ResNeXt" in n else (fg.DARK if "50" in n else fg.BLUE) for n in names]
+    return fg.bar_panels(rows, [("params", "parameters (millions)", 1e6),
+                                ("macs", "multiply-accumulates (billions), 224x224", 1e9),
+                                ("top5_tv", "top-5 error % (torchvision weights V1)", 1)], colors)
 
 
 def plot_stage_costs(tables: "OrderedDict[str, list[dict]]"):
@@ -655,7 +549,7 @@ def plot_stage_costs(tables: "OrderedDict[str, list[dict]]"):
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     axes = fig.subplots(1, 2)
     width = 0.8 / len(names)
-    palette = (_BLUE, _ORANGE, _DARK, _GREEN, _RED)
+    palette = (fg.BLUE, fg.ORANGE, fg.DARK, fg.LIGHT_GREEN, fg.RED)
     for ax, key, title in ((axes[0], "params", "parameters (millions)"),
                            (axes[1], "macs", "multiply-accumulates (millions)")):
         for i, name in enumerate(names):
@@ -666,20 +560,6 @@ def plot_stage_costs(tables: "OrderedDict[str, list[dict]]"):
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    return fig
-
-
-def plot_losses(histories: dict):
-    """Training loss per step, one line per model."""
-    fig = Figure(figsize=(6, 3.4), layout="constrained")
-    ax = fig.subplots()
-    for (name, losses), color in zip(histories.items(), (_DARK, _ORANGE, _BLUE)):
-        ax.plot(np.arange(len(losses)), losses, "o-", color=color, label=name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy on the batch")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=9)
     return fig
 
 

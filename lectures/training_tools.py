@@ -46,16 +46,15 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, Dataset, Subset
 
-import arch_tools as at
-from lecture_tools import _DARK, _ORANGE
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
 
 try:  # tqdm ships with Jupyter's dependencies; without it the loops simply run silently.
     from tqdm.auto import tqdm
 except ImportError:  # pragma: no cover - exercised only where tqdm is missing
     def tqdm(iterable=None, **kwargs):
         return iterable
-
-_GREEN = "#31a354"
 
 #: Seed 000's MNIST run (PyTorch Zero To All, lecture 10): SGD(lr=0.01, momentum=0.5), batch
 #: 64, 9 epochs on a CPU. Two runs (with and without dropout): 9,774 and 9,810 of 10,000 test
@@ -126,17 +125,6 @@ def deterministic(enabled: bool = True):
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = before[2]
-
-
-@contextmanager
-def threads(n: int):
-    """Run the block with ``n`` intra-op threads, then restore the previous number."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------
@@ -401,7 +389,7 @@ def train_row(name: str, config: dict) -> dict:
     from grader.data import digits
 
     size = config["size"]
-    with threads(config["threads"]):
+    with lt.threads(config["threads"]):
         gen = seed_everything(config["seed"])
         model = build_small(name)
         counts = at.count(at.on_meta(lambda: build_small(name)), (1, size, size))
@@ -504,13 +492,13 @@ def plot_history(history: dict, title: str | None = None) -> Figure:
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.85, wspace=0.25)
     a, b = fig.subplots(1, 2)
     ep = history["epoch"]
-    a.plot(ep, history["train_loss"], "o-", color=_DARK, ms=3, label="train (mean per sample)")
+    a.plot(ep, history["train_loss"], "o-", color=fg.DARK, ms=3, label="train (mean per sample)")
     a.set_xlabel("epoch")
     a.set_ylabel("cross-entropy loss")
     a.set_yscale("log")
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
-    colors = {"train": _DARK, "val": _ORANGE, "test": _GREEN}
+    colors = {"train": fg.DARK, "val": fg.ORANGE, "test": fg.DARK_GREEN}
     last = {}
     for key, values in history.items():
         if key.endswith("_acc") and values:
@@ -535,7 +523,7 @@ def plot_modes(rows: Sequence[dict]) -> Figure:
     several batch sizes; ``rows`` have ``label`` and ``acc`` (and optionally ``mode``)."""
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax = fig.subplots()
-    colors = [_DARK if r.get("mode", "eval") == "eval" else _ORANGE for r in rows]
+    colors = [fg.DARK if r.get("mode", "eval") == "eval" else fg.ORANGE for r in rows]
     bars = ax.barh([r["label"] for r in rows][::-1], [100 * r["acc"] for r in rows][::-1],
                    color=colors[::-1])
     ax.bar_label(bars, labels=[f"{100 * r['acc']:.1f}%" for r in rows][::-1], fontsize=8)
@@ -552,7 +540,7 @@ def plot_comparison(table: dict) -> Figure:
     Right: test accuracy after every epoch of the budget."""
     fig = Figure(figsize=(12, 4.2), layout="constrained")
     a, b = fig.subplots(1, 2)
-    palette = [_DARK, _ORANGE, _GREEN, "#756bb1", "#de2d26", "0.45"]
+    palette = [fg.DARK, fg.ORANGE, fg.DARK_GREEN, "#756bb1", "#de2d26", "0.45"]
     for i, r in enumerate(table["rows"]):
         color = palette[i % len(palette)]
         # Marker area ~ parameters (square root scale, so that LeNet-5 stays visible).
@@ -589,7 +577,7 @@ def plot_transfer(curves: dict, switch: int | None = None, labelled: int | None 
     accuracies), with the epoch where fine-tuning unfroze the network marked."""
     fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     ax = fig.subplots()
-    palette = (_DARK, _ORANGE, _GREEN, "0.45")
+    palette = (fg.DARK, fg.ORANGE, fg.DARK_GREEN, "0.45")
     for i, (label, accs) in enumerate(curves.items()):
         color = palette[i % len(palette)]
         ax.plot(range(1, len(accs) + 1), [100 * a for a in accs], "o-", ms=3, color=color,

@@ -3,14 +3,14 @@
 It builds on :mod:`lecture_tools` (``lt``) and :mod:`arch_tools` (``at``) and holds:
 
 * the architecture as data: the VGG family table built from torchvision's
-  ``cfgs``, the depth and the receptive field of a network read from its
-  traced graph (so that branches, as in GoogLeNet, are handled), and the same
-  receptive field measured by back-propagation through the real model;
+  ``cfgs``, the receptive field of a layer or block read from the traced graph
+  (:func:`arch_tools.graph_walk`, so that branches, as in GoogLeNet, are
+  handled), and the same receptive field measured by back-propagation through
+  the real model;
 * the Inception module's arithmetic: branch widths, the "naive" module of
   Szegedy et al. (2015, Figure 2a) next to the bottlenecked one, and
   torchvision's GoogLeNet with the paper's true 5x5 convolutions and 3x3 pool
   put back;
-* a tiny training run of the course's small variants on scikit-learn digits;
 * figure functions. Each returns a :class:`matplotlib.figure.Figure` built with
   the object-oriented API, so the notebook shows it as the last expression of a
   cell and a test can draw it without a screen.
@@ -30,21 +30,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import torch
-import torch.fx
 import torch.nn as nn
-import torch.nn.functional as F
 import torchvision
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import Rectangle
 from torchvision.models.googlenet import BasicConv2d, Inception
 from torchvision.models.vgg import cfgs
 
-import arch_tools as at
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _GREY, _ORANGE
+from . import arch_tools as at
+from . import figures as fg
+from . import lecture_tools as lt
 
 #: Top-5 test error (%) in ILSVRC 2014 classification. VGG: seed 003 (2nd place);
 #: GoogLeNet: Szegedy et al. (2015), Table 2 (1st place). AlexNet 2012: seed 003.
@@ -56,10 +55,6 @@ VGG_CONFIGS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
 #: GoogLeNet's nine Inception modules in torchvision's order.
 INCEPTIONS = ("inception3a", "inception3b", "inception4a", "inception4b", "inception4c",
               "inception4d", "inception4e", "inception5a", "inception5b")
-
-_GREEN = "#a1d99b"
-
-
 
 
 def googlenet(**kwargs) -> nn.Module:
@@ -147,78 +142,8 @@ def smallest_input(build: Callable[[], nn.Module], sizes: Sequence[int]) -> int 
 
 
 # ---------------------------------------------------------------------------
-# Depth and receptive field from the traced graph
+# Receptive field from the traced graph
 # ---------------------------------------------------------------------------
-
-
-def _square(v) -> int:
-    v = (v, v) if isinstance(v, int) else tuple(v)
-    if v[0] != v[1]:
-        raise ValueError(f"non-square {v}")
-    return v[0]
-
-
-def _rf_layer(module: nn.Module):
-    """The layer in :func:`lecture_tools.receptive_field`'s format, or None if it keeps the field."""
-    if isinstance(module, nn.Conv2d):
-        return (_square(module.kernel_size), _square(module.stride), _square(module.dilation))
-    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        k = _square(module.kernel_size)
-        s = _square(module.stride) if module.stride else k
-        return ("pool", k, s)
-    return None
-
-
-def graph_walk(model: nn.Module) -> dict[str, dict]:
-    """Walk the traced graph of ``model``; for each module call, what reaches its output.
-
-    For every ``call_module`` node (keyed by its module name) returns
-
-    * ``depth``: weight layers (convolutions and linear layers) on the longest
-      path from the input, this layer included: the way the papers count;
-    * ``r`` and ``j``: receptive field and jump of the output, taking the
-      *largest* field over all paths that meet there (branches of one
-      Inception module all move with the same jump, so ``j`` agrees);
-    * ``path``: the chain of layers, in ``lt.receptive_field`` format, along
-      which that field is reached.
-
-    The field is only meaningful up to the last convolution or pool; flatten
-    and linear layers are passed through without changing it.
-    """
-    gm = torch.fx.symbolic_trace(model.eval())
-    modules = dict(model.named_modules())
-    state: dict = {}
-    out: dict[str, dict] = {}
-    for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            state[node] = {"depth": 0, "r": 1, "j": 1, "path": []}
-            continue
-        ins = [state[a] for a in node.all_input_nodes if a in state]
-        if not ins:
-            continue
-        best = max(ins, key=lambda s: s["r"])
-        if len({s["j"] for s in ins}) > 1:
-            raise ValueError(f"paths with different jumps meet at {node.name}")
-        cur = {"depth": max(s["depth"] for s in ins), "r": best["r"], "j": best["j"],
-               "path": best["path"]}
-        if node.op == "call_module":
-            m = modules[node.target]
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                cur["depth"] += 1
-            layer = _rf_layer(m)
-            if layer is not None:
-                # The recurrence of lt.receptive_field, continued from this node's (r, j).
-                _, k, s, d = lt._as_layer(layer)
-                cur = {**cur, "r": cur["r"] + (k - 1) * d * cur["j"], "j": cur["j"] * s,
-                       "path": cur["path"] + [layer]}
-            out[node.target] = cur
-        state[node] = cur
-    return out
-
-
-def depth(model: nn.Module) -> int:
-    """Weight layers on the longest input-to-output path (VGG-16: 16, GoogLeNet: 22)."""
-    return max(v["depth"] for v in graph_walk(model).values())
 
 
 def receptive_field_at(model: nn.Module, prefix: str) -> dict:
@@ -226,9 +151,10 @@ def receptive_field_at(model: nn.Module, prefix: str) -> dict:
 
     For a block, the largest field over its layers is the field of its output
     (an Inception module's concatenation has the field of its widest branch).
-    Returns the :func:`graph_walk` entry: ``r``, ``j``, ``depth``, ``path``.
+    Returns the :func:`arch_tools.graph_walk` entry: ``r``, ``j``, ``depth``, ``global``,
+    ``path``.
     """
-    walk = graph_walk(model)
+    walk = at.graph_walk(model)
     hits = [v for k, v in walk.items() if k == prefix or k.startswith(prefix + ".")]
     if not hits:
         raise KeyError(prefix)
@@ -277,8 +203,8 @@ def receptive_field_by_model_gradient(model: nn.Module, prefix: str, size: int) 
 
 def add_receptive_fields(rows: list[dict], model: nn.Module) -> list[dict]:
     """Copy ``rows`` (from ``at.layer_table``) with an ``rf`` column: the receptive field
-    after each convolution or pool, from :func:`graph_walk`; "-" elsewhere."""
-    walk = graph_walk(model)
+    after each convolution or pool, from :func:`arch_tools.graph_walk`; "-" elsewhere."""
+    walk = at.graph_walk(model)
     return [{**r, "rf": walk[r["layer"]]["r"]
              if r["type"] in ("Conv2d", "MaxPool2d", "AvgPool2d") else "-"} for r in rows]
 
@@ -294,21 +220,8 @@ def block_table(model: nn.Module, input_shape: Sequence[int]) -> list[dict]:
     Dropout and flatten rows are left out.
     """
     leaf = at.layer_table(model, input_shape, types=(nn.Conv2d, nn.Linear))
-    walk = graph_walk(model)
-    shapes: dict[str, tuple] = {}
-    def keep(name):
-        def hook(mod, inp, out):  # returns None, so the output is left alone
-            shapes.setdefault(name, tuple(out.shape[1:]))
-        return hook
-
-    hooks = [child.register_forward_hook(keep(name)) for name, child in model.named_children()]
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for h in hooks:
-            h.remove()
+    walk = at.graph_walk(model)
+    shapes = at.output_shapes(model, input_shape, [name for name, _ in model.named_children()])
     rows, global_seen = [], False
     for name, child in model.named_children():
         if name not in shapes or isinstance(child, (nn.Dropout, nn.Flatten)):
@@ -331,11 +244,6 @@ def block_table(model: nn.Module, input_shape: Sequence[int]) -> list[dict]:
 
 def _convs(module: nn.Module) -> list[nn.Conv2d]:
     return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-
-
-def conv_weights(module: nn.Module) -> int:
-    """Convolution weights only (no biases, no batch-norm scales): what the formulas count."""
-    return sum(m.weight.numel() for m in _convs(module))
 
 
 def branch_channels(block: nn.Module) -> tuple[int, ...]:
@@ -460,47 +368,6 @@ def googlenet_naive() -> nn.Module:
 
 
 # ---------------------------------------------------------------------------
-# A few training steps of the small variants
-# ---------------------------------------------------------------------------
-
-
-def digits_batch(n: int = 10, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` 8x8 scikit-learn digits, upsampled to ``size`` x ``size``, standardised.
-
-    ``load_digits`` ships with scikit-learn: nothing is downloaded. Returns
-    images ``(n, 1, size, size)`` (float32) and labels ``(n,)``.
-    """
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = torch.tensor(d.images[:n], dtype=torch.float32)[:, None] / 16.0
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    x = (x - x.mean()) / x.std()
-    return x, torch.tensor(d.target[:n])
-
-
-def train_steps(build: Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor,
-                steps: int = 10, lr: float = 3e-3, seed: int = 0) -> list[float]:
-    """Build a model under a fixed seed and take ``steps`` Adam steps on one batch.
-
-    Returns the cross-entropy before each step. Same seed, same numbers:
-    initial weights and dropout masks both come from the seeded generator.
-    """
-    torch.manual_seed(seed)
-    model = build().train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    with lt.one_thread():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-    return losses
-
-
-# ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
 
@@ -522,14 +389,14 @@ def plot_stacked_3x3(n_layers: int = 3) -> Figure:
     def row(ax, level, lit, label):
         for i in range(width):
             on = abs(i - centre) <= lit // 2
-            ax.add_patch(Rectangle((i, level), 0.9, 0.6, facecolor=_ORANGE if on else _GREY,
-                                   edgecolor=_DARK if on else "#bdbdbd", lw=0.8))
+            ax.add_patch(Rectangle((i, level), 0.9, 0.6, facecolor=fg.ORANGE if on else fg.GREY,
+                                   edgecolor=fg.DARK if on else "#bdbdbd", lw=0.8))
         ax.text(-0.5, level + 0.3, label, ha="right", va="center", fontsize=9)
 
     def links(ax, top, bottom, lit, k):
         for i in range(centre - lit // 2, centre + lit // 2 + 1):
             for t in range(-(k // 2), k // 2 + 1):
-                ax.plot([i + 0.45, i + t + 0.45], [top, bottom + 0.6], color=_DARK, lw=0.5,
+                ax.plot([i + 0.45, i + t + 0.45], [top, bottom + 0.6], color=fg.DARK, lw=0.5,
                         alpha=0.6)
 
     # Level 0 is the input; level l has seen l layers. The top unit is one pixel.
@@ -563,8 +430,8 @@ def plot_where_costs_live(rows: list[dict], title: str = "") -> Figure:
     ax = fig.subplots()
     p = [100 * r["params"] / p_tot for r in rows]
     m = [100 * r["macs"] / m_tot for r in rows]
-    b1 = ax.barh(y - 0.2, p, 0.4, color=_ORANGE, label="% of parameters")
-    b2 = ax.barh(y + 0.2, m, 0.4, color=_BLUE, label="% of MACs")
+    b1 = ax.barh(y - 0.2, p, 0.4, color=fg.ORANGE, label="% of parameters")
+    b2 = ax.barh(y + 0.2, m, 0.4, color=fg.BLUE, label="% of MACs")
     ax.bar_label(b1, labels=[f"{v:.1f}" if v >= 0.5 else "" for v in p], fontsize=7, padding=2)
     ax.bar_label(b2, labels=[f"{v:.1f}" if v >= 0.5 else "" for v in m], fontsize=7, padding=2)
     ax.set_yticks(y, [f"{n} ({r['type']})" for n, r in zip(names, rows)], fontsize=8)
@@ -576,29 +443,20 @@ def plot_where_costs_live(rows: list[dict], title: str = "") -> Figure:
     return fig
 
 
-def _box(ax, x, y, text, color, w=1.7, h=0.55):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03",
-                                facecolor=color, edgecolor=_DARK, lw=1))
-    ax.text(x, y, text, ha="center", va="center", fontsize=8)
-
-
-def _arrow(ax, x0, y0, x1, y1):
-    ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=10,
-                                 color=_DARK, lw=0.9))
-
-
-_LIGHT_ORANGE = "#fdd0a2"
+# Inception diagrams: dark outlines and filled arrow heads.
+_box = partial(fg.box, ec=fg.DARK, style="round,pad=0.03")
+_arrow = partial(fg.arrow, style="-|>", lw=0.9, color=fg.DARK)
 
 
 def _describe(m: nn.Module) -> tuple[str, str]:
     """Label and colour of one layer of an Inception branch."""
     conv = m.conv if isinstance(m, BasicConv2d) else m
     if isinstance(conv, nn.Conv2d):
-        k = _square(conv.kernel_size)
-        colour = _LIGHT_ORANGE if k == 1 else _BLUE
-        return f"{k}x{k} conv\n{conv.in_channels}->{conv.out_channels}", colour
+        kh, kw = conv.kernel_size
+        colour = fg.PALE_ORANGE if (kh, kw) == (1, 1) else fg.BLUE
+        return f"{kh}x{kw} conv\n{conv.in_channels}->{conv.out_channels}", colour
     if isinstance(m, nn.MaxPool2d):
-        return f"{m.kernel_size}x{m.kernel_size} max pool\nstride {m.stride}", _GREEN
+        return f"{m.kernel_size}x{m.kernel_size} max pool\nstride {m.stride}", fg.GREEN
     raise TypeError(type(m))
 
 
@@ -616,24 +474,24 @@ def plot_inception(blocks: Sequence[nn.Module], titles: Sequence[str]) -> Figure
     for ax, block, title in zip(axes, blocks, titles):
         c_in = _convs(block)[0].in_channels
         widths = branch_channels(block)
-        _box(ax, mid, 0, f"input: {c_in} channels", _GREY, w=3.2)
+        _box(ax, mid, 0, 3.2, 0.55, f"input: {c_in} channels", fc=fg.GREY)
         for b, x in zip(("branch1", "branch2", "branch3", "branch4"), xs):
             branch = getattr(block, b)
             layers = list(branch) if isinstance(branch, nn.Sequential) else [branch]
             # One layer sits in the upper row; two fill both rows.
             ys = [2.6] if len(layers) == 1 else [1.3, 2.6]
             start = min(max(x, mid - 1.4), mid + 1.4)   # leave the input box near the branch
-            _arrow(ax, start, 0.28, x, ys[0] - 0.3)
+            _arrow(ax, (start, 0.28), (x, ys[0] - 0.3))
             for i, (layer, yy) in enumerate(zip(layers, ys)):
                 label, colour = _describe(layer)
                 if b == "branch3" and label.startswith("3x3"):
                     label = label.replace("3x3 conv", '3x3 conv ("5x5")')
-                _box(ax, x, yy, label, colour, w=1.5)
+                _box(ax, x, yy, 1.5, 0.55, label, fc=colour)
                 if i:
-                    _arrow(ax, x, ys[i - 1] + 0.28, x, yy - 0.28)
-            _arrow(ax, x, ys[-1] + 0.28, mid, 3.62)
-        _box(ax, mid, 3.9, "concatenate: " + " + ".join(map(str, widths))
-             + f" = {sum(widths)} channels", _GREY, w=4.6)
+                    _arrow(ax, (x, ys[i - 1] + 0.28), (x, yy - 0.28))
+            _arrow(ax, (x, ys[-1] + 0.28), (mid, 3.62))
+        _box(ax, mid, 3.9, 4.6, 0.55, "concatenate: " + " + ".join(map(str, widths))
+             + f" = {sum(widths)} channels", fc=fg.GREY)
         ax.set_xlim(-0.1, 6.95)
         ax.set_ylim(-0.5, 4.4)
         ax.axis("off")
@@ -646,8 +504,8 @@ def plot_depth_growth(names: Sequence[str], naive: Sequence[int], real: Sequence
     fig = Figure(figsize=(8, 3.8), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(names))
-    ax.plot(x, naive, "o-", color=_ORANGE, label="naive modules (Figure 2a)")
-    ax.plot(x, real, "s-", color=_DARK, label="with 1x1 reductions (torchvision)")
+    ax.plot(x, naive, "o-", color=fg.ORANGE, label="naive modules (Figure 2a)")
+    ax.plot(x, real, "s-", color=fg.DARK, label="with 1x1 reductions (torchvision)")
     for xi, v in zip(x, naive):
         ax.annotate(f"{v:,}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center",
                     fontsize=8)
@@ -662,25 +520,12 @@ def plot_comparison(rows: list[dict]) -> Figure:
     """Log-scale bars of parameters and MACs, one bar per row (``model``, ``params``, ``macs``)."""
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     axes = fig.subplots(1, 2)
-    colours = [_GREY, _ORANGE, _BLUE, _GREEN][: len(rows)]
+    colours = [fg.GREY, fg.ORANGE, fg.BLUE, fg.GREEN][: len(rows)]
     for ax, key, title in zip(axes, ("params", "macs"), ("parameters", "MACs per 224x224 image")):
         vals = [r[key] for r in rows]
-        bars = ax.bar([r["model"] for r in rows], vals, color=colours, edgecolor=_DARK)
+        bars = ax.bar([r["model"] for r in rows], vals, color=colours, edgecolor=fg.DARK)
         ax.bar_label(bars, labels=[f"{v / 1e6:,.1f} M" for v in vals], fontsize=9)
         ax.set_yscale("log")
         ax.set_ylim(min(vals) / 3, max(vals) * 4)
         ax.set_title(title + " (log scale)")
-    return fig
-
-
-def plot_losses(histories: dict[str, Sequence[float]]) -> Figure:
-    """Training loss per step, one line per model."""
-    fig = Figure(figsize=(6.5, 3.4), layout="constrained")
-    ax = fig.subplots()
-    for (name, losses), c in zip(histories.items(), (_ORANGE, _DARK, _BLUE)):
-        ax.plot(np.arange(1, len(losses) + 1), losses, "o-", color=c, label=name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy on the batch")
-    ax.grid(alpha=0.3)
-    ax.legend()
     return fig

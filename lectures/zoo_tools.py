@@ -35,18 +35,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Rectangle, Wedge
+from matplotlib.patches import Wedge
 
-import lecture_tools as lt
-from lecture_tools import _BLUE, _DARK, _ORANGE, _RED
+from . import figures as fg
+from . import lecture_tools as lt
 
 #: One colour per channel group (ColorBrewer "Dark2": tells groups apart in print too).
 GROUP_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
                 "#666666")
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -609,55 +605,9 @@ def load_gray_photo(height: int = 96, name: str = "china.jpg") -> np.ndarray:
     return lt.to_gray(small[0].permute(1, 2, 0).numpy())
 
 
-def load_benchmark():
-    """Import ``benchmarks/bench_convolution.py`` as a module (it is not a package)."""
-    path = ROOT / "benchmarks" / "bench_convolution.py"
-    spec = importlib.util.spec_from_file_location("bench_convolution", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
-
-
-def _cell_lines(ax, h, w, color="k", lw=0.5):
-    """Cell borders as two line collections, and no ticks at all.
-
-    Much cheaper to lay out than a grid of minor ticks: constrained layout
-    measures every tick of every axes, and some figures here have hundreds.
-    """
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xticks([], minor=True)
-    ax.set_yticks([], minor=True)
-    ax.grid(False)
-    ax.hlines(np.arange(-0.5, h, 1), -0.5, w - 0.5, color=color, lw=lw)
-    ax.vlines(np.arange(-0.5, w, 1), -0.5, h - 0.5, color=color, lw=lw)
-
-
-def _grid(ax, arr, **kw):
-    """``lecture_tools._grid`` (a matrix with its numbers written in), with cheap cell borders."""
-    lt._grid(ax, arr, **kw)
-    arr = np.asarray(arr)
-    _cell_lines(ax, arr.shape[0], arr.shape[1])
-
-
-def _box(ax, x, y, w, h, **kw):
-    ax.add_patch(Rectangle((x, y), w, h, **kw))
-
-
-def _arrow(ax, start, end, **kw):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="->", mutation_scale=14, **kw))
-
-
-def _frame(ax, xlim, ylim):
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    ax.axis("off")
 
 
 def plot_costs(rows: Sequence[dict], title: str = "", log: bool = False):
@@ -668,7 +618,7 @@ def plot_costs(rows: Sequence[dict], title: str = "", log: bool = False):
     for ax, key, what in ((axes[0], "params", "weights"),
                           (axes[1], "macs", "multiply-accumulates")):
         vals = [r[key] for r in rows]
-        colors = [_DARK if n == 0 else _BLUE for n in range(len(rows))]
+        colors = [fg.DARK if n == 0 else fg.BLUE for n in range(len(rows))]
         bars = ax.barh(names, vals, color=colors)
         ax.bar_label(bars, labels=[f"{v:,}" for v in vals], fontsize=8, padding=2)
         ax.set_title(what)
@@ -698,14 +648,14 @@ def plot_pointwise(x, weight, pixel=(1, 2)):
     axes = fig.subplots(1, c_in + c_out + 1,
                         width_ratios=[x.shape[2]] * c_in + [c_in * 1.4] + [x.shape[2]] * c_out)
     for ch in range(c_in):
-        _grid(axes[ch], x[ch], highlight=(r, c, 1, 1), title=f"input channel {ch}", fontsize=9)
-    _grid(axes[c_in], weight, cmap="Oranges", fmt="{:+g}", fontsize=9,
-          title=f"W ({c_out}x{c_in})")
+        fg.grid(axes[ch], x[ch], highlight=(r, c, 1, 1), title=f"input channel {ch}", fontsize=9)
+    fg.grid(axes[c_in], weight, cmap="Oranges", fmt="{:+g}", fontsize=9,
+            title=f"W ({c_out}x{c_in})")
     for ch in range(c_out):
         terms = " ".join(f"{weight[ch, j]:+g}*{x[j, r, c]:g}" for j in range(c_in))
         ax = axes[c_in + 1 + ch]
-        _grid(ax, y[ch], cmap="Greens", highlight=(r, c, 1, 1), fontsize=9,
-              title=f"output channel {ch}")
+        fg.grid(ax, y[ch], cmap="Greens", highlight=(r, c, 1, 1), fontsize=9,
+                title=f"output channel {ch}")
         ax.set_xlabel(f"[{r},{c}]: {terms} = {y[ch, r, c]:g}", fontsize=8)
     fig.suptitle(f"1x1 convolution: output[:, {r}, {c}] = W @ input[:, {r}, {c}], "
                  "the same W at every pixel")
@@ -728,18 +678,21 @@ def plot_2d_vs_3d(depth: int = 5, width: int = 7, k: int = 3, kd: int = 3):
             (axes[1], kd, od, f"3-D convolution\nfilter {kd}x{k}x{k}: slides along depth too")):
         for rr in range(depth):
             for cc in range(width):
-                _box(ax, cc, rr, 1, 1, fc=_BLUE, ec="k", lw=0.6)
+                fg.box(ax, cc + 0.5, rr + 0.5, 1, 1, lw=0.6, style=fg.SQUARE)
         # Two filter positions and the output cells they produce.
-        positions = [(0, 0, _DARK)]
-        positions.append((min(2, ow - 1), (depth - span) if out_rows > 1 else 0, _ORANGE))
+        positions = [(0, 0, fg.DARK)]
+        positions.append((min(2, ow - 1), (depth - span) if out_rows > 1 else 0, fg.ORANGE))
         x0 = width + 2.5
         for cc in range(ow):
             for rr in range(out_rows):
-                _box(ax, x0 + cc, rr + (depth - out_rows) / 2, 1, 1, fc="#c7e9c0", ec="k", lw=0.6)
+                fg.box(ax, x0 + cc + 0.5, rr + (depth - out_rows + 1) / 2, 1, 1, fc=fg.LIGHT_GREEN,
+                       lw=0.6, style=fg.SQUARE)
         for col, row, color in positions:
-            _box(ax, col, row, k, span, fill=False, ec=color, lw=3)
-            _box(ax, x0 + col, row + (depth - out_rows) / 2, 1, 1, fc=color, ec="k", alpha=0.9)
-        _arrow(ax, (width + 0.3, depth / 2), (x0 - 0.3, depth / 2))
+            fg.box(ax, col + k / 2, row + span / 2, k, span, fill=False, ec=color, lw=3,
+                   style=fg.SQUARE)
+            fg.box(ax, x0 + col + 0.5, row + (depth - out_rows + 1) / 2, 1, 1, fc=color,
+                   alpha=0.9, style=fg.SQUARE)
+        fg.arrow(ax, (width + 0.3, depth / 2), (x0 - 0.3, depth / 2), size=14)
         ax.text(width / 2, -0.4, f"input: {depth} channels x {width} wide", ha="center",
                 va="bottom")
         ax.text(x0 + ow / 2, (depth - out_rows) / 2 - 0.4,
@@ -747,7 +700,7 @@ def plot_2d_vs_3d(depth: int = 5, width: int = 7, k: int = 3, kd: int = 3):
                 ha="center", va="bottom")
         ax.text(-0.3, depth / 2, "channel / depth", rotation=90, ha="right", va="center")
         ax.set_title(title, fontsize=11)
-        _frame(ax, (-1.2, x0 + ow + 0.5), (depth + 0.3, -1.6))
+        fg.frame(ax, (-1.2, x0 + ow + 0.5), (depth + 0.3, -1.6))
     return fig
 
 
@@ -761,35 +714,36 @@ def plot_transposed_matrix(i: int = 4, k: int = 3):
     n_in, n_out = idx.shape
     fig = Figure(figsize=(11, 0.42 * n_in + 1.6), layout="constrained")
     ax = fig.subplots()
-    row_colors = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1"]
+    row_colors = ["#c6dbef", fg.PALE_ORANGE, fg.LIGHT_GREEN, fg.LIGHT_PURPLE, fg.RED]
     for rr in range(n_in):
         for cc in range(n_out):
             t = idx[rr, cc]
             u, v = divmod(t, k)
-            _box(ax, cc, rr, 1, 1, fc=row_colors[u % 5] if t >= 0 else "white", ec="0.5", lw=0.6)
+            fg.box(ax, cc + 0.5, rr + 0.5, 1, 1, fc=row_colors[u % 5] if t >= 0 else "white",
+                   ec="0.5", lw=0.6, style=fg.SQUARE)
             ax.text(cc + 0.5, rr + 0.5, f"$W_{{{u},{v}}}$" if t >= 0 else "0", ha="center",
                     va="center", fontsize=10, color="k" if t >= 0 else "0.6")
     ax.text(n_out / 2, -0.3, f"sparse matrix $C^T$ ({n_in} x {n_out})", ha="center", va="bottom")
     ax.text(n_out + 0.7, n_in / 2, "x", ha="center", va="center", fontsize=16)
     y0 = (n_in - n_out) / 2
     for cc in range(n_out):
-        _box(ax, n_out + 1.4, y0 + cc, 1, 1, fc="#c7e9c0", ec="k")
+        fg.box(ax, n_out + 1.9, y0 + cc + 0.5, 1, 1, fc=fg.LIGHT_GREEN, style=fg.SQUARE)
         ax.text(n_out + 1.9, y0 + cc + 0.5, f"$Y_{{{cc}}}$", ha="center", va="center")
     ax.text(n_out + 1.9, y0 - 0.3, f"Y ({n_out} x 1)", ha="center", va="bottom")
     ax.text(n_out + 3.1, n_in / 2, "=", ha="center", va="center", fontsize=16)
     for rr in range(n_in):
-        _box(ax, n_out + 3.8, rr, 1, 1, fc=_BLUE, ec="k")
+        fg.box(ax, n_out + 4.3, rr + 0.5, 1, 1, style=fg.SQUARE)
         ax.text(n_out + 4.3, rr + 0.5, f"$X_{{{rr}}}$", ha="center", va="center", fontsize=9)
     ax.text(n_out + 4.3, -0.3, f"X ({n_in} x 1)", ha="center", va="bottom")
     gx = n_out + 6.5
     for rr in range(i):
         for cc in range(i):
-            _box(ax, gx + cc, rr + (n_in - i) / 2, 1, 1, fc=_BLUE, ec="k")
+            fg.box(ax, gx + cc + 0.5, rr + (n_in - i + 1) / 2, 1, 1, style=fg.SQUARE)
             ax.text(gx + cc + 0.5, rr + (n_in - i) / 2 + 0.5, f"$X_{{{rr * i + cc}}}$",
                     ha="center", va="center", fontsize=9)
     ax.text(gx + i / 2, (n_in - i) / 2 - 0.3, f"reshaped: {i} x {i}", ha="center", va="bottom")
-    _arrow(ax, (n_out + 5.0, n_in / 2), (gx - 0.2, n_in / 2))
-    _frame(ax, (-0.2, gx + i + 0.3), (n_in + 0.2, -1.2))
+    fg.arrow(ax, (n_out + 5.0, n_in / 2), (gx - 0.2, n_in / 2), size=14)
+    fg.frame(ax, (-0.2, gx + i + 0.3), (n_in + 0.2, -1.2))
     ax.set_title(f"transposed convolution = multiplication by $C^T$  "
                  f"({k}x{k} kernel, {i}x{i} input, "
                  f"{i - k + 1}x{i - k + 1} output of the direct conv)")
@@ -805,15 +759,15 @@ def plot_transposed_stamps(y, kernel, stride: int = 1):
     fig = Figure(figsize=(2.4 * (n + 2), 3.0), layout="constrained")
     axes = fig.subplots(1, n + 2)
     vmax = np.abs(stamps).max()
-    _grid(axes[0], y, cmap="Greens", title="input (e.g. dL/dy)")
+    fg.grid(axes[0], y, cmap="Greens", title="input (e.g. dL/dy)")
     # Where each stamp lands (a zero weight inside the stamp still shows as 0).
     footprint = transposed_stamps(np.ones_like(y), np.ones_like(kernel), stride) != 0
     for m, ((r, c), v) in enumerate(np.ndenumerate(y)):
         shown = np.where(footprint[m], stamps[m] + 0.0, np.nan)  # + 0.0 turns -0 into 0
-        _grid(axes[m + 1], shown, cmap="RdBu_r", vmin=-vmax, vmax=vmax, fontsize=8,
-              title=f"{v:g} x kernel at ({r * stride},{c * stride})")
-    _grid(axes[-1], total, cmap="RdBu_r", vmin=-np.abs(total).max(), vmax=np.abs(total).max(),
-          fontsize=8, title="sum = conv_transpose2d")
+        fg.grid(axes[m + 1], shown, cmap="RdBu_r", vmin=-vmax, vmax=vmax, fontsize=8,
+                title=f"{v:g} x kernel at ({r * stride},{c * stride})")
+    fg.grid(axes[-1], total, cmap="RdBu_r", vmin=-np.abs(total).max(), vmax=np.abs(total).max(),
+            fontsize=8, title="sum = conv_transpose2d")
     fig.suptitle(f"transposed convolution, stride {stride}: {y.shape[0]}x{y.shape[1]} -> "
                  f"{total.shape[0]}x{total.shape[1]}, one kernel stamp per input pixel")
     return fig
@@ -828,9 +782,9 @@ def plot_checkerboard(n: int = 5):
     axes = fig.subplots(2, 3, height_ratios=[4, 1.3])
     vmax = max(m.max() for m, _ in cases)
     for col, (m, title) in enumerate(cases):
-        _grid(axes[0, col], m, cmap="magma", vmin=0, vmax=m.max() * 1.15, fontsize=7, title=title)
+        fg.grid(axes[0, col], m, cmap="magma", vmin=0, vmax=m.max() * 1.15, fontsize=7, title=title)
         mid = m[m.shape[0] // 2]
-        axes[1, col].step(np.arange(len(mid)), mid, where="mid", color=_DARK)
+        axes[1, col].step(np.arange(len(mid)), mid, where="mid", color=fg.DARK)
         axes[1, col].set_ylim(0, vmax * 1.1)
         axes[1, col].set_title("middle row", fontsize=9)
         axes[1, col].grid(alpha=0.3)
@@ -857,8 +811,8 @@ def plot_dilation_grids(rates: Sequence[int] = (1, 2, 4), k: int = 3):
         offsets = [(t - (k - 1) // 2) * d for t in range(k)]
         for du in offsets:
             for dv in offsets:
-                ax.plot(centre + dv, centre + du, "o", ms=9, color="#cb181d")
-        _cell_lines(ax, size, size, color="0.75")
+                ax.plot(centre + dv, centre + du, "o", ms=9, color=fg.DEEP_RED)
+        fg.cell_lines(ax, size, size, color="0.75")
         ax.set_title(f"({'abcdefg'[n]}) {d}-dilated {k}x{k} (layer {n + 1})\n"
                      f"taps span {lt.effective_kernel(k, d)}x{lt.effective_kernel(k, d)}, "
                      f"receptive field {r}x{r}", fontsize=10)
@@ -875,9 +829,9 @@ def plot_separable(gray, col=SOBEL_COL, row=SOBEL_ROW):
     top = fig.subfigures(2, 1, height_ratios=[1, 1.35])
     k = len(col)
     a = top[0].subplots(1, 6, width_ratios=[1, 0.6, k, 0.6, k, 6])
-    _grid(a[0], np.asarray(col)[:, None], cmap="PuOr", vmin=-2, vmax=2, title="column")
-    _grid(a[2], np.asarray(row)[None, :], cmap="PuOr", vmin=-2, vmax=2, title="row")
-    _grid(a[4], kernel, cmap="PuOr", fmt="{:+g}", vmin=-2, vmax=2, title="outer product")
+    fg.grid(a[0], np.asarray(col)[:, None], cmap="PuOr", vmin=-2, vmax=2, title="column")
+    fg.grid(a[2], np.asarray(row)[None, :], cmap="PuOr", vmin=-2, vmax=2, title="row")
+    fg.grid(a[4], kernel, cmap="PuOr", fmt="{:+g}", vmin=-2, vmax=2, title="outer product")
     for ax, sym in ((a[1], "x"), (a[3], "=")):
         ax.text(0.5, 0.5, sym, ha="center", va="center", fontsize=20)
     a[5].text(0.05, 0.5, f"one {k}x{k} pass: {k * k} multiplications per output pixel\n"
@@ -908,7 +862,7 @@ def plot_singular_values(kernels: dict):
     axes = fig.subplots(1, len(kernels), squeeze=False)[0]
     for ax, (name, kern) in zip(axes, kernels.items()):
         s = np.linalg.svd(np.asarray(kern, dtype=float), compute_uv=False)
-        bars = ax.bar(np.arange(1, len(s) + 1), s, color=_BLUE, ec=_DARK)
+        bars = ax.bar(np.arange(1, len(s) + 1), s, color=fg.BLUE, ec=fg.DARK)
         ax.bar_label(bars, labels=[f"{v:.2g}" for v in s], fontsize=8)
         ax.set_xticks(np.arange(1, len(s) + 1))
         ax.set_xlabel("singular value number")
@@ -926,14 +880,14 @@ def plot_flattened(a, b, c):
     axes = fig.subplots(1, n + 3, width_ratios=[1.2] * n + [0.6, 1.2, 1.2])
     vmax = np.abs(kern).max()
     for ch in range(n):
-        _grid(axes[ch], kern[ch], cmap="PuOr", vmin=-vmax, vmax=vmax, fmt="{:+.2g}", fontsize=8,
-              title=f"K[{ch}] = {a[ch]:g} x (b c^T)")
-    _grid(axes[n], np.asarray(a)[:, None], cmap="PuOr", vmin=-vmax, vmax=vmax, title="a (channels)",
-          fontsize=9)
-    _grid(axes[n + 1], np.asarray(b)[:, None], cmap="PuOr", vmin=-vmax, vmax=vmax,
-          title="b (vertical)", fontsize=9)
-    _grid(axes[n + 2], np.asarray(c)[None, :], cmap="PuOr", vmin=-vmax, vmax=vmax,
-          title="c (horizontal)", fontsize=9)
+        fg.grid(axes[ch], kern[ch], cmap="PuOr", vmin=-vmax, vmax=vmax, fmt="{:+.2g}", fontsize=8,
+                title=f"K[{ch}] = {a[ch]:g} x (b c^T)")
+    fg.grid(axes[n], np.asarray(a)[:, None], cmap="PuOr", vmin=-vmax, vmax=vmax,
+            title="a (channels)", fontsize=9)
+    fg.grid(axes[n + 1], np.asarray(b)[:, None], cmap="PuOr", vmin=-vmax, vmax=vmax,
+            title="b (vertical)", fontsize=9)
+    fg.grid(axes[n + 2], np.asarray(c)[None, :], cmap="PuOr", vmin=-vmax, vmax=vmax,
+            title="c (horizontal)", fontsize=9)
     fig.suptitle(f"flattened convolution: a {n}x{len(b)}x{len(c)} kernel with "
                  f"{kern.size} weights is three 1-D kernels with {len(a) + len(b) + len(c)}")
     return fig
@@ -971,7 +925,7 @@ def _channel_flow(ax, masks, labels, in_groups, title):
                                    zorder=2))
         ax.text(x * 3, height - 0.2, labels[x], ha="center", va="bottom", fontsize=10)
     ax.set_title(title, fontsize=10)
-    _frame(ax, (-1, 3 * (len(columns) - 1) + 1), (-0.7, height + 0.7))
+    fg.frame(ax, (-1, 3 * (len(columns) - 1) + 1), (-0.7, height + 0.7))
 
 
 def plot_depthwise_separable(c_in: int = 4, c_out: int = 6, k: int = 3):
@@ -1001,7 +955,7 @@ def plot_group_masks(c: int = 8, groups: Sequence[int] = (1, 2, 4, 8), k: int = 
         m = group_mask(c, c, g)
         colored = np.where(m, np.arange(c)[:, None] // (c // g), np.nan)
         ax.imshow(colored, cmap="Dark2", vmin=0, vmax=7.999)
-        _cell_lines(ax, c, c, color="0.7")
+        fg.cell_lines(ax, c, c, color="0.7")
         ax.set_xlabel("input channel")
         ax.set_ylabel("output channel")
         name = {1: "standard", c: "depthwise"}.get(g, "grouped")
@@ -1031,9 +985,9 @@ def plot_lrn(a, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75, n: int 
     fig = Figure(figsize=(15, 3.8), layout="constrained")
     axes = fig.subplots(1, 4, width_ratios=[1.4, 1.4, 1, 1])
     chans = np.arange(len(a))
-    axes[0].bar(chans, a, color=_BLUE, ec=_DARK)
+    axes[0].bar(chans, a, color=fg.BLUE, ec=fg.DARK)
     axes[0].set_title("activations $a_i$ at one pixel (after ReLU)")
-    axes[1].bar(chans, b / a, color=_ORANGE)
+    axes[1].bar(chans, b / a, color=fg.ORANGE)
     axes[1].axhline(k ** -beta, color="k", lw=0.8, ls="--")
     axes[1].text(len(a) - 0.5, k ** -beta, f"no neighbours: $k^{{-\\beta}}$ = {k ** -beta:.3f}",
                  ha="right", va="bottom", fontsize=8)
@@ -1044,8 +998,8 @@ def plot_lrn(a, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75, n: int 
         ax.set_xticks(chans)
         ax.grid(axis="y", alpha=0.3)
     for ax, size in ((axes[2], n), (axes[3], n - 1)):
-        _grid(ax, lrn_window_matrix(len(a), size).astype(float), cmap="Greys", vmin=0, vmax=2.5,
-              fmt="", title=f"PyTorch, size={size}: channels j\nin the sum of channel i (autograd)")
+        fg.grid(ax, lrn_window_matrix(len(a), size).astype(float), cmap="Greys", vmin=0, vmax=2.5,
+                fmt="", title=f"PyTorch, size={size}: channels j\nin the sum of channel i (autograd)")
         ax.set_xlabel("channel j")
         ax.set_ylabel("channel i")
     return fig
@@ -1071,7 +1025,7 @@ def plot_downsampling(gray, filters=None):
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[4].bar(np.arange(1, len(gap) + 1), gap, color=_BLUE, ec=_DARK)
+    axes[4].bar(np.arange(1, len(gap) + 1), gap, color=fg.BLUE, ec=fg.DARK)
     axes[4].set_xticks(np.arange(1, len(gap) + 1))
     axes[4].set_xlabel("channel of the stride-2 conv")
     axes[4].set_title(f"global average pooling: {tuple(maps.shape[1:])} -> ({len(gap)},)",
@@ -1090,12 +1044,12 @@ def plot_im2col(x, k: int, column: int = 0):
                  layout="constrained")
     axes = fig.subplots(1, c + 1, width_ratios=[w] * c + [max(cols.shape[1], 4)])
     for ch in range(c):
-        _grid(axes[ch], x[ch].numpy(), highlight=(r0, c0, k, k), fmt="{:.0f}", fontsize=9,
-              title=f"input channel {ch}")
+        fg.grid(axes[ch], x[ch].numpy(), highlight=(r0, c0, k, k), fmt="{:.0f}", fontsize=9,
+                title=f"input channel {ch}")
     ax = axes[c]
-    _grid(ax, cols, fmt="{:.0f}", fontsize=7, highlight=(0, column, cols.shape[0], 1),
-          title=f"F.unfold: ({c}*{k}*{k}, L) = {cols.shape}\n"
-                f"column {column} = patch at ({r0},{c0})")
+    fg.grid(ax, cols, fmt="{:.0f}", fontsize=7, highlight=(0, column, cols.shape[0], 1),
+            title=f"F.unfold: ({c}*{k}*{k}, L) = {cols.shape}\n"
+                  f"column {column} = patch at ({r0},{c0})")
     ax.set_yticks(np.arange(cols.shape[0]))
     ax.set_yticklabels(unfold_row_labels(c, k), fontsize=7)
     ax.tick_params(axis="y", labelleft=True)
@@ -1110,7 +1064,7 @@ def plot_benchmark(results: dict, labels: dict | None = None, title: str = ""):
     fig = Figure(figsize=(9, 3.8), layout="constrained")
     ax = fig.subplots()
     ms = [1000 * results[n] for n in names]
-    colors = [_RED, _ORANGE, _BLUE, _DARK][:len(names)] + [_BLUE] * max(0, len(names) - 4)
+    colors = [fg.RED, fg.ORANGE, fg.BLUE, fg.DARK][:len(names)] + [fg.BLUE] * max(0, len(names) - 4)
     bars = ax.bar([labels.get(n, n) for n in names], ms, color=colors, ec="k")
     ax.bar_label(bars, labels=[f"{m:.2f} ms\n{results[n] / base:.2g}x torch f64"
                                for m, n in zip(ms, names)], fontsize=9)

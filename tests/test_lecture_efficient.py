@@ -1,18 +1,16 @@
 """Tests for Lecture 10, "Xception, MobileNet and ShuffleNet": every helper in
-``lectures/efficient_tools.py`` against PyTorch, timm and torchvision, and each figure
-function drawn once. (The notebook itself is executed by ``tests/test_lectures.py``.)
+``lectures/efficient_tools.py`` against PyTorch, timm and torchvision, and the figures that
+the notebook does not draw (``tests/test_lectures.py`` executes the notebook and checks its
+figures).
 
 Run from the repository root:  python -m pytest tests/test_lecture_efficient.py -q
 """
 
 from __future__ import annotations
 
-import io
 import math
-import sys
 from collections import OrderedDict
 from fractions import Fraction
-from pathlib import Path
 
 import matplotlib
 
@@ -33,12 +31,11 @@ from torchvision.models.mobilenetv2 import InvertedResidual as MBInvertedResidua
 from torchvision.models.shufflenetv2 import InvertedResidual as ShuffleUnit  # noqa: E402
 from torchvision.models.shufflenetv2 import channel_shuffle  # noqa: E402
 
-LECTURES = Path(__file__).resolve().parent.parent / "lectures"
-sys.path.insert(0, str(LECTURES))
-
-import arch_tools as at  # noqa: E402
-import efficient_tools as eft  # noqa: E402
-import lecture_tools as lt  # noqa: E402
+from lectures import arch_tools as at  # noqa: E402
+from lectures import efficient_tools as eft  # noqa: E402
+from lectures import lecture_tools as lt  # noqa: E402
+from lectures import zoo_tools as zt  # noqa: E402
+from tests.test_lectures import draws  # noqa: E402
 
 D = torch.float64
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=40)
@@ -254,11 +251,12 @@ def test_separable_ratio():
 
 @PROPERTY
 @given(st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 3, 5]), st.integers(0, 10))
-def test_composite_kernel_equals_depthwise_then_pointwise(m, n, k, seed):
+def test_equivalent_kernel_equals_depthwise_then_pointwise(m, n, k, seed):
     x = rand(2, m, 9, 9, seed=seed)
     dw, pw = rand(m, 1, k, k, seed=seed + 1), rand(n, m, 1, 1, seed=seed + 2)
     two_steps = F.conv2d(F.conv2d(x, dw, padding=k // 2, groups=m), pw)
-    torch.testing.assert_close(F.conv2d(x, eft.composite_kernel(dw, pw), padding=k // 2), two_steps)
+    w = zt.dws_equivalent_kernel(dw, pw)
+    torch.testing.assert_close(F.conv2d(x, w, padding=k // 2), two_steps)
 
 
 @pytest.mark.parametrize("c, m, h, g", [(240, 60, 28, 3), (272, 68, 14, 4), (64, 16, 8, 8)])
@@ -336,30 +334,9 @@ def test_relu_manifold():
 
 
 # ---------------------------------------------------------------------------
-# Figures: each one is drawn once so it cannot rot
+# Figures the notebook does not draw (tests/test_lectures.py checks the ones it draws)
 # ---------------------------------------------------------------------------
 
 
-def _draw(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=40)
-    assert buf.tell() > 1000
-
-
-def test_figures_draw(nets):
-    _draw(eft.plot_separable_conv(4, 6, 3, 7))
-    _draw(eft.plot_towers(8, (1, 2, 8)))
-    _draw(eft.plot_xception_flows(eft.xception_table(nets["Xception"])))
-    specs = eft.block_specs(MBInvertedResidual(16, 16, 1, 6))
-    _draw(eft.plot_inverted_residual(OrderedDict([("a", (16, specs)),
-                                                  ("b", (64, [("1x1 conv", 16, "ReLU")]))])))
-    _draw(eft.plot_relu_manifold(eft.relu_manifold(dims=(2, 15), points=50)))
-    _draw(eft.plot_channel_shuffle(8, 2))
-    _draw(eft.plot_guidelines(eft.g1_rows(), eft.g2_rows()))
-    width = [{"alpha": a, **eft.count(eft.mobilenet_v1(a), (3, 64, 64)), "top1": 60.0}
-             for a in (1.0, 0.5)]
-    res = [{"side": s, **eft.count(nets["MobileNet v1"], (3, s, s)), "top1": None} for s in (64, 96)]
-    _draw(eft.plot_multipliers(width, res))
-    rows = [{"network": n, **eft.count(nets[n], eft.input_shape(n)), "top1": eft.PAPER_TOP1[n][0]}
-            for n in ("MobileNet v2", "VGG-16")]
-    _draw(eft.plot_cost_accuracy(rows))
+def test_channel_shuffle_figure_measures_the_masks_itself():
+    draws(eft.plot_channel_shuffle(8, 2))                          # masks not given

@@ -1,15 +1,14 @@
 """Tests for ``lectures/inception_senet_tools.py`` (Lecture 9, Inception-v4 and SENet): every
-helper against PyTorch, timm and torchvision, every figure drawn once.
+helper (and the graph walk of ``lectures/arch_tools.py`` that it uses) against PyTorch, timm
+and torchvision, and the figures that the notebook does not draw (``tests/test_lectures.py``
+executes the notebook and checks its figures).
 
 Run from the repository root:  python -m pytest tests/test_lecture_inception_senet.py -q
 """
 
 from __future__ import annotations
 
-import io
-import sys
 from collections import OrderedDict
-from pathlib import Path
 
 import matplotlib
 
@@ -27,13 +26,13 @@ from timm.models.inception_v4 import (InceptionA, InceptionB, InceptionC, Mixed3
 from timm.models.senet import SEModule, SEResNetBottleneck  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-LECTURES = Path(__file__).resolve().parent.parent / "lectures"
-sys.path.insert(0, str(LECTURES))
-
-import arch_tools as at  # noqa: E402
-import inception_senet_tools as ist  # noqa: E402
-import lecture_tools as lt  # noqa: E402
-import vgg_googlenet_tools as vgt  # noqa: E402
+from lectures import arch_tools as at  # noqa: E402
+from lectures import figures as fg  # noqa: E402
+from lectures import inception_senet_tools as ist  # noqa: E402
+from lectures import lecture_tools as lt  # noqa: E402
+from lectures import resnet_tools as rt  # noqa: E402
+from lectures import vgg_googlenet_tools as vgt  # noqa: E402
+from tests.test_lectures import draws  # noqa: E402
 
 D = torch.float64
 
@@ -190,13 +189,14 @@ def test_v4_stage_of_bounds():
                                                      ("vgg16", 16, 212)])
 def test_graph_walk_on_torchvision_chains(name, weight_layers, rf):
     model = at.on_meta(lambda: getattr(torchvision.models, name)(weights=None))
-    assert ist.depth(model) == weight_layers
+    assert at.depth(model) == weight_layers
     assert ist.receptive_field(model)["r"] == (rf, rf)
 
 
 def test_graph_walk_agrees_with_lecture_6_on_googlenet():
     model = vgt.googlenet()
-    assert ist.depth(model) == vgt.depth(model) == 22
+    lecture_9 = at.graph_walk(model, per_axis=True, leaves=ist.CONV_BLOCKS)
+    assert at.depth(model, lecture_9) == at.depth(model, at.graph_walk(model)) == 22
     for prefix in ("inception3a", "inception4e", "inception5b"):
         ours = ist.receptive_field(model, prefix)
         theirs = vgt.receptive_field_at(model, prefix)
@@ -208,7 +208,7 @@ def test_rectangular_kernels_against_gradient():
     pair = nn.Sequential(nn.Conv2d(1, 1, (1, 7), bias=False), nn.Conv2d(1, 1, (7, 1), bias=False),
                          nn.Conv2d(1, 1, (1, 3), stride=(1, 2), bias=False),
                          nn.Conv2d(1, 1, (1, 3), bias=False)).double()
-    walk = ist.graph_walk(pair)
+    walk = at.graph_walk(pair, per_axis=True)
     assert walk["0"]["r"] == (1, 7) and walk["1"]["r"] == (7, 7)
     assert walk["3"]["r"] == (7, 7 + 2 + 2 * 2) and walk["3"]["j"] == (1, 2)
     with torch.no_grad():
@@ -230,10 +230,10 @@ def test_inception_block_field_against_gradient():
 
 def test_depth_and_fields_of_the_lecture_networks(nets):
     v4 = ist.receptive_field(nets["Inception-v4"])
-    assert ist.depth(nets["Inception-v4"]) == 76 and v4["r"] == (2071, 2071) and not v4["global"]
+    assert at.depth(nets["Inception-v4"]) == 76 and v4["r"] == (2071, 2071) and not v4["global"]
     se = ist.receptive_field(nets["SE-ResNet-50"])
-    assert ist.depth(nets["SE-ResNet-50"]) == 82 and se["r"] == (483, 483) and se["global"]
-    walk = ist.graph_walk(nets["SE-ResNet-50"])
+    assert at.depth(nets["SE-ResNet-50"]) == 82 and se["r"] == (483, 483) and se["global"]
+    walk = at.graph_walk(nets["SE-ResNet-50"], per_axis=True, leaves=ist.CONV_BLOCKS)
     assert not walk["layer1.0.conv3"]["global"] and walk["layer1.0.se_module.fc1"]["global"]
     assert walk["layer1.1.conv1"]["global"]     # after the first SE block, every pixel counts
     assert walk["global_pool.pool"]["global"]
@@ -253,7 +253,7 @@ def test_residual_additions(nets):
 
 
 def test_trace_keeps_conv_blocks_whole():
-    g = ist.trace(ist.make_block(InceptionA))
+    g = at.trace(ist.make_block(InceptionA), ist.CONV_BLOCKS)
     calls = [n.target for n in g.nodes if n.op == "call_module"]
     assert "branch0" in calls and "branch0.conv" not in calls
     assert sum(n.target is torch.cat for n in g.nodes if n.op == "call_function") == 1
@@ -335,7 +335,6 @@ def test_se_network_weights_is_the_extra_of_se_resnet50(nets):
 
 
 def test_se_weights_are_the_extra_macs(nets):
-    import resnet_tools as rt
     v1 = rt.to_v1(ist.build("ResNet-50"))
     extra = at.summary(nets["SE-ResNet-50"], ist.INPUT_224)["macs"] - at.summary(v1, ist.INPUT_224)["macs"]
     assert extra == ist.se_network_weights() == 2_514_944
@@ -433,9 +432,9 @@ def test_inception_c_splits():
 
 def test_describe():
     block = at.on_meta(lambda: ist.make_block(ReductionA))
-    assert ist.describe(block.branch0) == ("3x3 conv, 384\nstride 2, V", ist._BLUE, 384)
-    assert ist.describe(block.branch2) == ("3x3 max pool\nstride 2", ist._GREY, 0)
-    assert ist.describe(block.branch1[0])[1] == ist._LIGHT_ORANGE
+    assert ist.describe(block.branch0) == ("3x3 conv, 384\nstride 2, V", fg.BLUE, 384)
+    assert ist.describe(block.branch2) == ("3x3 max pool\nstride 2", fg.GREY, 0)
+    assert ist.describe(block.branch1[0])[1] == fg.PALE_ORANGE
     b35 = at.on_meta(lambda: ist.make_block(Block35))
     assert "linear" in ist.describe(b35.conv2d)[0] and ist.describe(b35.conv2d)[2] == 320
     assert ist.describe(nn.AvgPool2d(3, 1, 1))[0] == "3x3 avg pool"
@@ -443,26 +442,6 @@ def test_describe():
         ist.describe(nn.ReLU())
 
 
-def _draw(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=40)
-    assert buf.tell() > 1000
-
-
-def test_figures_draw():
-    blocks = at.on_meta(lambda: [ist.make_block(c) for c in (InceptionA, InceptionC, ReductionB)])
-    _draw(ist.plot_blocks(blocks, ["a", "c", "rb"]))
-    _draw(ist.plot_blocks(at.on_meta(lambda: [ist.make_block(Block35, scale=0.17),
-                                              ist.make_block(Block8, no_relu=True)]), ["35", "8"]))
-    _draw(ist.plot_factorised())
-    _draw(ist.plot_factorised(16, 3))
-    se = SEModule(32, 16)
-    _draw(ist.plot_se_block(se, (32, 4, 4)))
-    _draw(ist.plot_se_block(se, (32, 4, 4), np.linspace(0.1, 0.9, 32)))
-    _draw(ist.plot_se_placements())
-    stack = ist.scaled_stack(2, 0.17)
-    _draw(ist.plot_residual_scaling({0.17: ist.activation_growth(stack, size=3),
-                                     1.0: ist.activation_growth(ist.scaled_stack(2, 1.0), size=3)}))
-    rows = [{"network": "Inception-v4", "params": 42.7e6, "macs": 12.3e9, "top5": 5.0},
-            {"network": "SE-ResNet-50", "params": 28.1e6, "macs": 3.9e9, "top5": 6.62}]
-    _draw(ist.plot_comparison(rows))
+def test_figures_the_notebook_does_not_draw():
+    draws(ist.plot_blocks(at.on_meta(lambda: [ist.make_block(Block8, no_relu=True)]), ["8"]))
+    draws(ist.plot_se_block(SEModule(32, 16), (32, 4, 4)))                  # no factors

@@ -1,16 +1,12 @@
 """Tests for Lecture 5, "LeNet-5 and AlexNet": every helper in
 ``lectures/lenet_alexnet_tools.py`` against PyTorch, torchvision and the course's
-``grader.models``, and each figure function drawn once. (The notebook itself is
-executed by ``tests/test_lectures.py``.)
+``grader.models``, and the figures that the notebook does not draw (``tests/test_lectures.py``
+executes the notebook and checks its figures).
 
 Run from the repository root:  python -m pytest tests/test_lecture_lenet_alexnet.py -q
 """
 
 from __future__ import annotations
-
-import io
-import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -25,15 +21,12 @@ import torchvision  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-LECTURES = Path(__file__).resolve().parent.parent / "lectures"
-sys.path.insert(0, str(LECTURES))
-
-import arch_tools as at  # noqa: E402
-import lecture_tools as lt  # noqa: E402
-import lenet_alexnet_tools as lat  # noqa: E402
-import zoo_tools as zt  # noqa: E402
-
 from grader import models as gm  # noqa: E402
+from lectures import arch_tools as at  # noqa: E402
+from lectures import lecture_tools as lt  # noqa: E402
+from lectures import lenet_alexnet_tools as lat  # noqa: E402
+from lectures import zoo_tools as zt  # noqa: E402
+from tests.test_lectures import draws  # noqa: E402
 
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=60)
 D = torch.float64
@@ -59,22 +52,6 @@ def alexnets():
 # ---------------------------------------------------------------------------
 # Describing architectures
 # ---------------------------------------------------------------------------
-
-
-def test_output_shapes_against_a_forward_pass():
-    net = gm.LeNet5Paper().eval()
-    shapes = lat.output_shapes(net, (1, 32, 32), ["c1", "s2", "c3", "s4", "c5", "f6", "output"])
-    x = torch.zeros(1, 1, 32, 32)
-    with torch.no_grad():
-        c1 = net.c1(x)
-        assert shapes["c1"] == tuple(c1.shape[1:]) == (6, 28, 28)
-        assert shapes["s2"] == tuple(net.s2(c1).shape[1:]) == (6, 14, 14)
-    assert [shapes[n] for n in ("c3", "s4", "c5", "f6", "output")] == [
-        (16, 10, 10), (16, 5, 5), (120, 1, 1), (84,), (10,)]
-    # Sequential paths and the meta device work too.
-    tv = at.on_meta(lambda: torchvision.models.alexnet(weights=None))
-    assert lat.output_shapes(tv, (3, 224, 224), ["features.0", "avgpool"]) == {
-        "features.0": (64, 55, 55), "avgpool": (256, 6, 6)}
 
 
 def test_merge_rows_and_totals():
@@ -312,38 +289,6 @@ def test_swap_activation():
 
 
 # ---------------------------------------------------------------------------
-# The training run
-# ---------------------------------------------------------------------------
-
-
-def test_digits_batch():
-    x, y = lat.digits_batch(n=20)
-    assert x.shape == (20, 1, 32, 32) and x.dtype == torch.float32 and y.shape == (20,)
-    assert x.min() >= 0 and x.max() <= 1
-    # A 2-pixel frame of zeros around each 28x28 digit.
-    assert x[:, :, :2].abs().sum() == 0 and x[:, :, :, -2:].abs().sum() == 0
-    assert y[:10].tolist() == list(range(10))          # load_digits starts 0, 1, ..., 9
-    from sklearn.datasets import load_digits
-
-    first = torch.tensor(load_digits().images[0], dtype=torch.float32) / 16
-    # Shrunk back to 8x8, the enlarged digit looks like the original (interpolation blurs a little).
-    back = F.adaptive_avg_pool2d(x[0, 0, 2:-2, 2:-2][None], 8)[0]
-    assert np.corrcoef(back.flatten().numpy(), first.flatten().numpy())[0, 1] > 0.95
-
-
-def test_train_steps_lowers_the_loss():
-    x, y = lat.digits_batch(n=32)
-    torch.manual_seed(0)
-    net = lat.swap_activation(gm.LeNet5(), nn.Sigmoid, nn.ReLU)
-    losses = lat.train_steps(net, x, y, steps=15, lr=1e-2)
-    assert losses.shape == (15,) and losses[-1] < 0.7 * losses[0]
-    torch.manual_seed(0)
-    again = lat.train_steps(lat.swap_activation(gm.LeNet5(), nn.Sigmoid, nn.ReLU), x, y, steps=15,
-                            lr=1e-2)
-    np.testing.assert_allclose(losses, again, rtol=1e-4)
-
-
-# ---------------------------------------------------------------------------
 # Facts
 # ---------------------------------------------------------------------------
 
@@ -360,27 +305,10 @@ def test_paper_facts_are_consistent():
 
 
 # ---------------------------------------------------------------------------
-# Figures: each one is drawn once so it cannot rot
+# Figures the notebook does not draw (tests/test_lectures.py checks the ones it draws)
 # ---------------------------------------------------------------------------
 
 
-def _draw(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=40)
-    assert buf.tell() > 1000
-
-
-def test_figures_draw(alexnets):
-    _, paper = alexnets
-    _draw(lat.plot_c3_table(gm.C3_TABLE))
-    _draw(lat.plot_c3_table([(0,), (0, 1), (1,)], k=3))
-    _draw(lat.plot_activations())
-    _draw(lat.plot_gradient_depth({"sigmoid": np.array([1e-6, 1e-3, 1.0])}))
-    _draw(lat.plot_overlapping_pooling(7))
-    _draw(lat.plot_dropout(lat.dropout_outputs(0.5, 12, 4), 0.5))
-    _draw(lat.plot_two_gpus(4, paper))
-    _draw(lat.plot_two_gpus(4))
-    _draw(lat.plot_comparison({"a": {"x": 10, "y": 1e6}, "b": {"x": 3, "y": 5}}, ["x", "y"]))
-    _draw(lat.plot_comparison({"a": {"x": 10}}, ["x"], log=False))
-    _draw(lat.plot_ilsvrc())
-    _draw(lat.plot_losses({"a": np.array([2.3, 1.0, 0.5]), "b": np.array([2.3, 2.2, 2.1])}))
+def test_figures_the_notebook_does_not_draw():
+    draws(lat.plot_two_gpus(4))                                   # no AlexNet to lay out
+    draws(lat.plot_comparison({"a": {"x": 10}}, ["x"], log=False))

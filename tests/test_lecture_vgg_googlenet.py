@@ -1,21 +1,17 @@
 """Tests for Lecture 6, "VGG and GoogLeNet": every helper in
-``lectures/vgg_googlenet_tools.py`` against PyTorch and torchvision, and each figure
-function drawn once. (The notebook itself is executed by ``tests/test_lectures.py``.)
+``lectures/vgg_googlenet_tools.py`` (and the graph walk of ``lectures/arch_tools.py`` it
+uses) against PyTorch and torchvision. (``tests/test_lectures.py`` executes the notebook and
+checks its figures.)
 
 Run from the repository root:  python -m pytest tests/test_lecture_vgg_googlenet.py -q
 """
 
 from __future__ import annotations
 
-import io
-import sys
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -26,13 +22,10 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from torchvision.models.googlenet import Inception  # noqa: E402
 from torchvision.models.vgg import cfgs  # noqa: E402
 
-LECTURES = Path(__file__).resolve().parent.parent / "lectures"
-sys.path.insert(0, str(LECTURES))
-
-import arch_tools as at  # noqa: E402
-import lecture_tools as lt  # noqa: E402
-import vgg_googlenet_tools as vgt  # noqa: E402
 from grader.models import googlenet_small, vgg_small  # noqa: E402
+from lectures import arch_tools as at  # noqa: E402
+from lectures import lecture_tools as lt  # noqa: E402
+from lectures import vgg_googlenet_tools as vgt  # noqa: E402
 
 # Deterministic property tests: the same examples on every run and machine.
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=30)
@@ -54,20 +47,9 @@ def macs(module, input_shape) -> int:
     return counter.get_total_flops() // 2
 
 
-def draws(fig) -> None:
-    fig.savefig(io.BytesIO(), format="png")
-
-
 # ---------------------------------------------------------------------------
 # VGG
 # ---------------------------------------------------------------------------
-
-
-def test_one_thread_restores_the_setting():
-    before = torch.get_num_threads()
-    with lt.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize("letter", sorted(cfgs))
@@ -94,7 +76,7 @@ def test_vgg_family_against_torchvision_and_hand_counts():
         model = vgt.vgg(name)
         assert r["params"] == lt.count_params(model)
         assert r["macs"] == macs(model, IMAGE)
-        assert r["weight_layers"] == r["convs"] + 3 == vgt.depth(model)
+        assert r["weight_layers"] == r["convs"] + 3 == at.depth(model)
     # MACs by hand for VGG-16: every 3x3 conv at its map size, then the three linear layers.
     side, c_in, total = 224, 3, 0
     for v in cfgs["D"]:
@@ -133,12 +115,12 @@ def test_smallest_input():
                                          ("alexnet", 8), ("resnet18", 18), ("resnet50", 50)])
 def test_depth_counts_weight_layers_on_the_longest_path(name, depth):
     model = at.on_meta(lambda: getattr(torchvision.models, name)(weights=None))
-    assert vgt.depth(model) == depth
+    assert at.depth(model) == depth
 
 
 def test_googlenet_depth_and_counts():
     g = vgt.googlenet()
-    assert vgt.depth(g) == 22
+    assert at.depth(g) == 22
     assert lt.count_params(g) == 6_624_904
     assert lt.count_params(vgt.googlenet(aux_logits=True)) == 13_004_888
     assert g.aux1 is None and next(g.parameters()).device.type == "meta"
@@ -155,7 +137,7 @@ STACKS = [
 def _module(stack):
     layers = []
     for layer in stack:
-        kind, k, s, d = lt._as_layer(layer)
+        kind, k, s, d = lt.as_layer(layer)
         layers.append(nn.MaxPool2d(k, s) if kind == "pool" else
                       nn.Conv2d(1, 1, k, s, padding=d * (k // 2), dilation=d))
     return nn.Sequential(*layers)
@@ -167,7 +149,7 @@ def test_graph_walk_matches_the_chain_formula_and_gradients(stack):
     r, j = lt.receptive_field(stack)[-1]
     walk = vgt.receptive_field_at(model, str(len(stack) - 1))
     assert (walk["r"], walk["j"]) == (r, j) and walk["path"] == [
-        ("pool", *lt._as_layer(x)[1:3]) if lt._as_layer(x)[0] == "pool" else lt._as_layer(x)[1:]
+        ("pool", *lt.as_layer(x)[1:3]) if lt.as_layer(x)[0] == "pool" else lt.as_layer(x)[1:]
         for x in stack]
     grad = vgt.receptive_field_by_model_gradient(model, str(len(stack) - 1), 4 * r + 8)
     assert lt.nonzero_extent(grad) == (r, r)
@@ -179,7 +161,7 @@ def test_inception_receptive_field_takes_the_widest_branch():
     assert vgt.receptive_field_at(block, "branch4")["r"] == 3     # 3x3 pool then 1x1
     five = vgt.with_true_5x5(block)
     for b, r in [(block, 3), (five, 5)]:
-        walk = vgt.graph_walk(b)
+        walk = at.graph_walk(b)
         assert max(v["r"] for v in walk.values()) == r
         assert max(v["depth"] for v in walk.values()) == 2
         grad = vgt.receptive_field_by_model_gradient(b, "branch3", 15)
@@ -261,21 +243,21 @@ def test_inception_args_and_branch_channels_on_all_modules():
 @PROPERTY
 def test_inception_weight_formulas(c_in, a, b, c, d, e, f):
     block = Inception(c_in, a, b, c, d, e, f)
-    assert vgt.conv_weights(block) == vgt.inception_weights(c_in, a, b, c, d, e, f, k5=3)
+    assert at.conv_weights(block) == vgt.inception_weights(c_in, a, b, c, d, e, f, k5=3)
     five = vgt.with_true_5x5(block)
-    assert vgt.conv_weights(five) == vgt.inception_weights(c_in, a, b, c, d, e, f, k5=5)
+    assert at.conv_weights(five) == vgt.inception_weights(c_in, a, b, c, d, e, f, k5=5)
     # BatchNorm: 2 per output channel of every conv; no conv biases.
     bn = 2 * sum(m.out_channels for m in block.modules() if isinstance(m, nn.Conv2d))
-    assert lt.count_params(block) == vgt.conv_weights(block) + bn
+    assert lt.count_params(block) == at.conv_weights(block) + bn
     naive = vgt.NaiveInception(c_in, a, c, e)
-    assert vgt.conv_weights(naive) == vgt.naive_weights(c_in, a, c, e)
+    assert at.conv_weights(naive) == vgt.naive_weights(c_in, a, c, e)
     assert vgt.branch_channels(naive) == (a, c, e, c_in)
     x = torch.zeros(1, c_in, 6, 6)
     with torch.no_grad():
         assert five(x).shape == block(x).shape == (1, a + c + e + f, 6, 6)
         assert naive(x).shape == (1, c_in + a + c + e, 6, 6)
     assert macs(naive, (c_in, 6, 6)) == 36 * vgt.naive_weights(c_in, a, c, e)
-    assert macs(five, (c_in, 6, 6)) == 36 * vgt.conv_weights(five)
+    assert macs(five, (c_in, 6, 6)) == 36 * at.conv_weights(five)
 
 
 def test_inception_3a_numbers():
@@ -283,7 +265,7 @@ def test_inception_3a_numbers():
     assert vgt.inception_args(g.inception3a) == (192, 64, 96, 128, 16, 32, 32)
     assert vgt.naive_weights(192, 64, 128, 32) == 387_072
     assert vgt.inception_weights(192, 64, 96, 128, 16, 32, 32) == 163_328
-    assert vgt.conv_weights(g.inception3a) == 155_136
+    assert at.conv_weights(g.inception3a) == 155_136
     # with_true_5x5 copies: the original keeps its 3x3.
     five = vgt.with_true_5x5(g.inception3a)
     assert g.inception3a.branch3[1].conv.kernel_size == (3, 3)
@@ -310,7 +292,7 @@ def test_naive_depths_stack_and_network():
     stack = vgt.naive_stack(192, blocks)
     with torch.no_grad():
         assert stack(torch.zeros(1, 192, 5, 5)).shape[1] == 832
-    assert vgt.conv_weights(stack) == (vgt.naive_weights(192, *blocks[0])
+    assert at.conv_weights(stack) == (vgt.naive_weights(192, *blocks[0])
                                        + vgt.naive_weights(416, *blocks[1]))
     net = vgt.googlenet_naive()
     g = vgt.googlenet()
@@ -323,29 +305,7 @@ def test_naive_depths_stack_and_network():
 
 
 # ---------------------------------------------------------------------------
-# Training smoke test
-# ---------------------------------------------------------------------------
-
-
-def test_digits_batch():
-    x, y = vgt.digits_batch(10, size=32)
-    assert x.shape == (10, 1, 32, 32) and x.dtype == torch.float32
-    assert y.tolist() == list(range(10))
-    assert abs(x.mean().item()) < 1e-5 and x.std().item() == pytest.approx(1, abs=1e-5)
-    assert vgt.digits_batch(4, size=16)[0].shape == (4, 1, 16, 16)
-
-
-def test_train_steps_is_deterministic_and_learns():
-    x, y = vgt.digits_batch(10, size=32)
-    build = lambda: vgg_small(in_channels=1)  # noqa: E731
-    a = vgt.train_steps(build, x, y, steps=4)
-    b = vgt.train_steps(build, x, y, steps=4)
-    assert a == b and a[-1] < a[0]
-    assert vgt.train_steps(build, x, y, steps=4, seed=1) != a
-
-
-# ---------------------------------------------------------------------------
-# Constants and figures
+# Constants
 # ---------------------------------------------------------------------------
 
 
@@ -354,16 +314,3 @@ def test_constants():
     assert set(vgt.VGG_CONFIGS.values()) <= set(cfgs)
     g = vgt.googlenet()
     assert [n for n, m in g.named_children() if isinstance(m, Inception)] == list(vgt.INCEPTIONS)
-
-
-def test_figures_draw():
-    g = vgt.googlenet()
-    draws(vgt.plot_stacked_3x3(2))
-    draws(vgt.plot_stacked_3x3(3))
-    draws(vgt.plot_where_costs_live(at.layer_table(vgg_small(), (3, 32, 32)), "small"))
-    draws(vgt.plot_inception([g.inception3a, vgt.NaiveInception(8, 2, 3, 4)], ["a", "b"]))
-    draws(vgt.plot_inception([vgt.with_true_5x5(g.inception5b)], ["5b"]))
-    draws(vgt.plot_depth_growth(["3a", "3b"], [416, 832], [256, 480]))
-    draws(vgt.plot_comparison([{"model": "a", "params": 10, "macs": 100},
-                               {"model": "b", "params": 1000, "macs": 10}]))
-    draws(vgt.plot_losses({"a": [2.0, 1.5, 1.0], "b": np.array([2.5, 2.0])}))

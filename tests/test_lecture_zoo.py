@@ -1,14 +1,14 @@
 """Tests for Lecture 4, "The convolution zoo": every helper in ``lectures/zoo_tools.py``
-against PyTorch, each figure function drawn once, and the convolution benchmark on a
-tiny layer. (The notebook itself is executed by ``tests/test_lectures.py``.)
+against PyTorch, the convolution timing (``lectures/conv_timing.py`` and its command line,
+``benchmarks/bench_convolution.py``) on a tiny layer. (``tests/test_lectures.py`` executes
+the notebook and checks its figures.)
 
 Run from the repository root:  python -m pytest tests/test_lecture_zoo.py -q
 """
 
 from __future__ import annotations
 
-import io
-import sys
+import runpy
 from pathlib import Path
 
 import matplotlib
@@ -25,11 +25,9 @@ from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-LECTURES = Path(__file__).resolve().parent.parent / "lectures"
-sys.path.insert(0, str(LECTURES))
-
-import lecture_tools as lt  # noqa: E402
-import zoo_tools as zt  # noqa: E402
+from lectures import conv_timing as ct  # noqa: E402
+from lectures import lecture_tools as lt  # noqa: E402
+from lectures import zoo_tools as zt  # noqa: E402
 
 # Deterministic property tests: the same examples on every run and machine.
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=100)
@@ -562,80 +560,40 @@ def test_unfold_layout_and_conv_by_unfold():
 
 
 # ---------------------------------------------------------------------------
-# The benchmark script
+# The convolution timing and the benchmark script
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bench():
-    return zt.load_benchmark()
-
-
-def test_benchmark_measures_every_implementation(bench):
-    results = bench.measure(channels=4, size=8, repeat=1)
-    assert tuple(results) == bench.KEYS == ("naive", "fast", "torch f64", "torch f32")
+def test_measure_times_every_implementation():
+    results = ct.measure(channels=4, size=8, repeat=1)
+    assert tuple(results) == ct.KEYS == ("naive", "fast", "torch f64", "torch f32")
     assert all(t > 0 for t in results.values())
 
 
-def test_benchmark_implementations_equal_torch(bench):
+def test_timed_implementations_equal_torch():
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(5, 3, 3, 3))
-    fast, label = bench.load_fast()
+    fast, label = ct.load_fast()
     assert label.startswith("fast")
     for p in (0, 1):
         expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=p).numpy()
-        np.testing.assert_allclose(bench.naive_conv2d(x, w, p), expected, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(bench.im2col_conv2d(x, w, p), expected, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(bench._with_padding(fast)(x, w, p), expected, rtol=1e-10,
+        np.testing.assert_allclose(ct.naive_conv2d(x, w, p), expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ct.im2col_conv2d(x, w, p), expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ct.with_padding(fast)(x, w, p), expected, rtol=1e-10,
                                    atol=1e-12)
 
 
-def test_benchmark_refuses_a_wrong_implementation(bench):
+def test_timing_refuses_a_wrong_implementation():
     x, w = np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3))
-    bench.verify(bench.naive_conv2d, x, w, 1, "naive")
+    ct.verify(ct.naive_conv2d, x, w, 1, "naive")
     with pytest.raises(AssertionError):
-        bench.verify(lambda x, w, p: bench.naive_conv2d(x, w, p) + 1e-6, x, w, 1, "off by 1e-6")
+        ct.verify(lambda x, w, p: ct.naive_conv2d(x, w, p) + 1e-6, x, w, 1, "off by 1e-6")
     with pytest.raises(AssertionError):
-        bench.verify(lambda x, w, p: bench.naive_conv2d(x, w, 0), x, w, 1, "ignores padding")
+        ct.verify(lambda x, w, p: ct.naive_conv2d(x, w, 0), x, w, 1, "ignores padding")
 
 
-def test_benchmark_script_prints_a_table(bench, capsys):
-    bench.main(["--channels", "2", "--size", "6", "--repeat", "1"])
+def test_benchmark_script_prints_a_table(capsys):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_convolution.py"
+    runpy.run_path(str(script))["main"](["--channels", "2", "--size", "6", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "device:" in out and "x torch f64" in out and "naive" in out
-
-
-# ---------------------------------------------------------------------------
-# Figures: each one is drawn once so it cannot rot
-# ---------------------------------------------------------------------------
-
-
-def _draw(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=30)
-    assert buf.tell() > 1000
-
-
-def test_figures_draw():
-    gray = zt.load_gray_photo(32)
-    rng = np.random.default_rng(0)
-    rows = zt.zoo_summary(c=32, size=8, frames=2)
-    _draw(zt.plot_costs(rows[:3], "bottleneck"))
-    _draw(zt.plot_costs(rows, log=True))
-    _draw(zt.plot_pointwise(rng.integers(0, 5, (3, 3, 4)), rng.integers(-1, 2, (2, 3))))
-    _draw(zt.plot_2d_vs_3d())
-    _draw(zt.plot_transposed_matrix())
-    _draw(zt.plot_transposed_stamps([[1, 2], [3, 4]], np.ones((3, 3)), stride=2))
-    _draw(zt.plot_checkerboard(4))
-    _draw(zt.plot_dilation_grids())
-    _draw(zt.plot_separable(gray))
-    _draw(zt.plot_singular_values({"Sobel": zt.SOBEL_X, "random": rng.normal(size=(3, 3))}))
-    _draw(zt.plot_flattened([1, -1], [1, 2, 1], [-1, 0, 1]))
-    _draw(zt.plot_depthwise_separable(3, 4))
-    _draw(zt.plot_group_masks(8, (1, 2, 8)))
-    _draw(zt.plot_shuffle(6, 2))
-    _draw(zt.plot_lrn(np.r_[np.ones(3), 50.0, np.ones(3)]))
-    _draw(zt.plot_downsampling(gray))
-    _draw(zt.plot_im2col(np.arange(18).reshape(2, 3, 3), 2, column=1))
-    _draw(zt.plot_benchmark({"naive": 1.0, "fast": 0.1, "torch f64": 0.05, "torch f32": 0.01},
-                            {"fast": "fast (x)"}, title="t"))
