@@ -4,18 +4,24 @@ JSON, never pickle: unpickling what student code produced would run student
 code in the grading process.  Arrays travel as ``.npy`` bytes read back with
 ``allow_pickle=False``.  Anything that is not plain data (an object with a
 clever ``__eq__``, an ndarray subclass, an object array) is described, not
-sent, so the grader can reject it by type.
+sent, so the grader can reject it by type.  An exception the student's code
+raises travels as plain data too (``encode_error``), and the kernel's feedback
+builds the same record, so that both show the same answer the same way.
 
 This module is imported by the sandbox worker too, so it uses only the
-standard library and NumPy.
+standard library, NumPy and ``grader.shortcuts``.
 """
 from __future__ import annotations
 
 import base64
 import io
 import math
+import os
+import traceback
 
 import numpy as np
+
+from .shortcuts import is_shortcut
 
 _PLAIN_NUMPY_KINDS = "biufc"
 
@@ -89,3 +95,49 @@ def decode(obj):
     if "__object__" in obj:
         return Opaque(obj["__object__"], obj.get("repr", ""))
     raise ValueError(f"cannot decode {sorted(obj)}")
+
+
+# --- what the student's code raised ------------------------------------------------
+
+#: The file name under which the sandbox compiles an answer cell: ``<answer cell NAME>``.
+CELL_PREFIX = "<answer cell "
+_GRADER_DIR = os.path.dirname(os.path.abspath(__file__))
+# Characters kept of a message and of a traceback.  Written as products: Hypothesis also
+# draws integer literals (100 and up) found in the grader's loaded modules, so a new
+# literal here would change the examples every check generates ("Loaded modules" in
+# grader.checks).
+_MESSAGE_CHARS, _TRACEBACK_CHARS = 2 * 10**3, 4 * 10**3
+
+
+def in_answer_cell(filename: str) -> bool:
+    return filename.startswith(CELL_PREFIX)
+
+
+def _student_traceback(exc: BaseException, is_student) -> str:
+    """The traceback restricted to the student's frames (plus the frame that raised)."""
+    te = traceback.TracebackException.from_exception(exc)
+    frames = list(te.stack)
+    keep = [f for f in frames if is_student(f.filename)]
+    if frames and frames[-1] not in keep and not frames[-1].filename.startswith(_GRADER_DIR):
+        keep.append(frames[-1])  # where it failed inside a library, e.g. NumPy
+    lines = ["Traceback (your code):\n"]
+    for f in keep:
+        where = (f'cell "{f.filename[len(CELL_PREFIX):-1]}"' if in_answer_cell(f.filename)
+                 else f'File "{f.filename}"')
+        lines.append(f"  {where}, line {f.lineno}, in {f.name}\n")
+        if f.line:
+            lines.append(f"    {f.line.strip()}\n")
+    lines.extend(te.format_exception_only())
+    return "".join(lines)[-_TRACEBACK_CHARS:]
+
+
+def encode_error(exc: BaseException, is_student=in_answer_cell) -> dict:
+    """``exc`` as a ``grader.sandbox.StudentError`` record; ``is_student(filename)`` says
+    which frames of the traceback are the student's code."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc)[:_MESSAGE_CHARS],
+        "traceback": _student_traceback(exc, is_student),
+        "not_implemented": isinstance(exc, NotImplementedError),
+        "shortcut": is_shortcut(exc),
+    }

@@ -1,6 +1,6 @@
 """The sandbox: runs a student's answer cells and calls their functions.
 
-Started by ``grader.sandbox`` as ``python -I _worker.py`` in an empty
+Started by ``grader.sandbox`` as ``python -s -m grader._worker`` in an empty
 directory.  It speaks JSON lines over copies of its original stdin/stdout; the
 student's own prints and warnings go to a capture file, never into the
 protocol.  It holds no references and no checks: whatever the student's code
@@ -12,45 +12,10 @@ import json
 import linecache
 import os
 import sys
-import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np  # noqa: F401 - loaded before any student code can shadow or patch it
 
-import numpy as np  # noqa: E402,F401 - loaded before any student code can shadow or patch it
-
-from grader import _wire, probes, shortcuts  # noqa: E402
-
-CELL_PREFIX = "<answer cell "
-
-
-def _student_traceback(exc: BaseException) -> str:
-    """The traceback restricted to the student's frames (plus the frame that raised)."""
-    te = traceback.TracebackException.from_exception(exc)
-    frames = list(te.stack)
-    keep = [f for f in frames if f.filename.startswith(CELL_PREFIX)]
-    grader_dir = os.path.dirname(os.path.abspath(__file__))
-    if frames and frames[-1] not in keep and not frames[-1].filename.startswith(grader_dir):
-        keep.append(frames[-1])  # where it failed inside a library, e.g. NumPy
-    lines = ["Traceback (your code):\n"]
-    for f in keep:
-        where = f.filename[len(CELL_PREFIX):-1] if f.filename.startswith(CELL_PREFIX) else f.filename
-        lines.append(f'  cell "{where}", line {f.lineno}, in {f.name}\n' if f.filename.startswith(
-            CELL_PREFIX) else f'  File "{where}", line {f.lineno}, in {f.name}\n')
-        if f.line:
-            lines.append(f"    {f.line.strip()}\n")
-    lines.extend(te.format_exception_only())
-    return "".join(lines)[-4000:]
-
-
-def _error(exc: BaseException) -> dict:
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc)[:2000],
-        "traceback": _student_traceback(exc),
-        "not_implemented": isinstance(exc, NotImplementedError),
-        "shortcut": isinstance(exc, shortcuts.ShortcutError)
-        or (isinstance(exc, ImportError) and "is not allowed here" in str(exc)),
-    }
+from grader import _wire, probes, shortcuts
 
 
 class Worker:
@@ -82,14 +47,14 @@ class Worker:
             name = cell["name"]
             if name in skip:
                 continue
-            filename = f"{CELL_PREFIX}{name}>"
+            filename = f"{_wire.CELL_PREFIX}{name}>"
             source = cell["source"]
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             self.send({"event": "cell_start", "cell": name})
             try:
                 exec(compile(source, filename, "exec"), self.namespace)
             except BaseException as exc:  # noqa: BLE001 - SystemExit too: a cell may call exit()
-                self.cell_errors[name] = _error(exc)
+                self.cell_errors[name] = _wire.encode_error(exc)
             self.send({"event": "cell_done", "cell": name, "error": self.cell_errors.get(name)})
         self.send({"event": "loaded", "cell_errors": self.cell_errors})
 
@@ -104,7 +69,7 @@ class Worker:
             return {"ok": False, "missing": True}
         args = [_wire.decode(a) for a in args]
         kwargs = {k: _wire.decode(v) for k, v in kwargs.items()}
-        counter = shortcuts.LineCounter(lambda f: f.startswith(CELL_PREFIX))
+        counter = shortcuts.LineCounter(_wire.in_answer_cell)
         try:
             if count_lines:
                 with counter:
@@ -113,7 +78,7 @@ class Worker:
                 result = self.namespace[fn](*args, **kwargs)
             encoded = _wire.encode(result)
         except BaseException as exc:  # noqa: BLE001
-            return {"ok": False, "error": _error(exc)}
+            return {"ok": False, "error": _wire.encode_error(exc)}
         return {"ok": True, "result": encoded, "args_after": [_wire.encode(a) for a in args],
                 "lines": counter.lines if count_lines else None}
 
@@ -123,7 +88,7 @@ class Worker:
         try:
             encoded = _wire.encode(probes.PROBES[name](self.namespace, **spec))
         except BaseException as exc:  # noqa: BLE001
-            return {"ok": False, "error": _error(exc)}
+            return {"ok": False, "error": _wire.encode_error(exc)}
         return {"ok": True, "result": encoded}
 
     def serve(self) -> None:

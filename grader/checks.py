@@ -1,18 +1,25 @@
 """Checks: a student's function against its reference, on Hypothesis-generated inputs.
 
-A check never trusts the student's process.  It talks to a *target* (the
-sandbox when grading, the live kernel for the student's own feedback) that
-can only call functions and hand back plain data; everything else (the
-reference, the comparison, the verdict) happens here.
+A check never trusts the student's process.  It talks to a *target*
+(``grader.target``: the sandbox when grading, the live kernel for the
+student's own feedback) that can only call functions and hand back plain data;
+everything else (the reference, the comparison, the verdict) happens here.
+Checks of ``nn.Module`` classes run probes instead of calls: see
+``grader.module_checks``.
 
 Grading is deterministic: derandomized Hypothesis, no example database, no
 deadline, a fixed number of examples per profile.
+
+The examples rest on the seed (the source of the ``body`` functions below), the
+strategies and the Hypothesis version, and on nothing else: Hypothesis (6.131
+and later) also draws literals it finds in whatever modules of the project a
+process has loaded, so the kernel, `nbgrader autograde` and a pytest worker
+would each draw other examples.  The grader turns that off
+(``_draw_from_strategies_only``).
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import time
 import warnings
 from typing import Callable, Iterable, Sequence
@@ -23,19 +30,30 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
 from . import messages as msg
-from ._wire import Opaque
+from .comparisons import CheckFailed, compare_array, is_int
 from .sandbox import SandboxCrashed, SandboxTimeout
+from .target import Target
 
 
-class CheckFailed(AssertionError):
-    """A check failed; the message says why in plain words."""
+def _draw_from_strategies_only() -> None:
+    """No literals from the loaded modules (see the module's docstring): the same
+    submission gets the same examples in every process.  Hypothesis has no setting for
+    it, hence the patch; older versions, without the feature, need none."""
+    from hypothesis.internal.conjecture import providers
+    if hasattr(providers, "_get_local_constants"):
+        nothing = providers.Constants()
+        providers._get_local_constants = lambda: nothing
+
+
+_draw_from_strategies_only()
 
 
 class _Abort(BaseException):
     """Stop a property at once, without shrinking (a hang, a stub, a shortcut).
 
     A BaseException, so Hypothesis does not catch it and shrink: shrinking a
-    ten-second timeout would take hours.
+    ten-second timeout would take hours.  (The ``body`` functions below name it:
+    renaming it would change their source, and so every generated example.)
     """
 
     def __init__(self, message: str):
@@ -49,6 +67,9 @@ class Profile:
     name: str
     max_examples: int
     budget_s: float  # a property that needs longer than this fails as too slow
+    #: look for the smallest failing input; off, a failure is reported as found (the
+    #: verdict is the same, only the message is less simple)
+    shrink: bool = True
 
 
 PROFILES = {
@@ -61,7 +82,9 @@ def hypothesis_settings(profile: Profile) -> settings:
     return settings(max_examples=profile.max_examples, derandomize=True, database=None,
                     deadline=None, suppress_health_check=list(HealthCheck),
                     report_multiple_bugs=False, verbosity=Verbosity.quiet,
-                    phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
+                    phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if profile.shrink
+                                                               else ()),
+                    print_blob=False)
 
 
 @dataclasses.dataclass
@@ -72,100 +95,12 @@ class Result:
     examples: int = 0
     seconds: float = 0.0
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_json(cls, d: dict) -> "Result":
-        return cls(**d)
-
-
-# --- comparisons --------------------------------------------------------------
+# --- the checks -----------------------------------------------------------------
 
 #: calls allowed to shrink a counterexample after the first failure
 SHRINK_CALLS = 150
 SHRINK_SECONDS = 5.0
-
-RTOL = 1e-9  # float64 throughout; FFT- or im2col-based answers stay far inside this
-
-
-def compare_array(expected: np.ndarray, actual, *, context: str) -> None:
-    if isinstance(actual, Opaque) or type(actual) is not np.ndarray:
-        raise CheckFailed(f"It must return a numpy.ndarray, but returned {msg.type_name(actual)}"
-                          f" ({actual!r:.200}).\n{context}")
-    if actual.dtype != expected.dtype:
-        raise CheckFailed(f"It returned an array of dtype {actual.dtype}; PyTorch returns "
-                          f"{expected.dtype} for {expected.dtype} inputs.\n{context}")
-    if actual.shape != expected.shape:
-        raise CheckFailed(f"Your output has shape {actual.shape}; PyTorch gives "
-                          f"{expected.shape}.\n{context}")
-    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    close = np.isclose(actual, expected, rtol=RTOL, atol=RTOL * scale, equal_nan=False)
-    if not close.all():
-        raise CheckFailed(
-            f"Your values differ from PyTorch's.\n{context}\nExpected (PyTorch): "
-            f"{msg.show_array(expected)}\nYours: {msg.show_array(actual)}\n"
-            + msg.first_difference(expected, actual, close))
-
-
-def _is_int(v) -> bool:
-    return (type(v) is int) or (isinstance(v, np.integer) and not isinstance(v, np.bool_))
-
-
-def compare_exact(expected, actual, *, context: str) -> None:
-    """Integers and tuples of integers, with their types."""
-    if isinstance(expected, tuple):
-        if type(actual) is not tuple or len(actual) != len(expected) or \
-                not all(_is_int(a) for a in actual):
-            raise CheckFailed(f"It must return a tuple of {len(expected)} ints, but returned "
-                              f"{actual!r:.200} ({msg.type_name(actual)}).\n{context}")
-    elif not _is_int(actual):
-        raise CheckFailed(f"It must return an int, but returned {actual!r:.200} "
-                          f"({msg.type_name(actual)}).\n{context}")
-    if tuple(int(a) for a in np.atleast_1d(actual)) != tuple(np.atleast_1d(expected).tolist()):
-        raise CheckFailed(f"Expected {expected!r}, got {actual!r}.\n{context}")
-
-
-def compare_arrays(expected: tuple, actual, *, context: str, names=()) -> None:
-    """A tuple of arrays (``(dx, dweight, dbias)``), each compared like one array."""
-    names = tuple(names) or tuple(f"output {i}" for i in range(len(expected)))
-    if type(actual) is not tuple or len(actual) != len(expected):
-        raise CheckFailed(f"It must return a tuple of {len(expected)} arrays "
-                          f"({', '.join(names)}), but returned {msg.type_name(actual)} "
-                          f"({actual!r:.200}).\n{context}")
-    for name, e, a in zip(names, expected, actual):
-        try:
-            compare_array(e, a, context=context)
-        except CheckFailed as failure:
-            raise CheckFailed(f"`{name}` is wrong. {failure}") from None
-
-
-def compare_factors(kernel: np.ndarray, actual, *, context: str) -> None:
-    """``(column, row)`` whose outer product is ``kernel`` (the factors are not unique)."""
-    if type(actual) is not tuple or len(actual) != 2 or \
-            not all(type(v) is np.ndarray for v in actual):
-        raise CheckFailed(f"It must return a tuple (column, row) of two numpy arrays, but "
-                          f"returned {actual!r:.200} ({msg.type_name(actual)}).\n{context}")
-    column, row = actual
-    if column.shape != kernel.shape[:1] or row.shape != kernel.shape[1:]:
-        raise CheckFailed(f"For a {kernel.shape[0]}x{kernel.shape[1]} kernel, column must have "
-                          f"shape ({kernel.shape[0]},) and row shape ({kernel.shape[1]},); yours "
-                          f"have {column.shape} and {row.shape}.\n{context}")
-    product = np.outer(column, row)
-    scale = max(1.0, float(np.abs(kernel).max(initial=0.0)))
-    close = np.isclose(product, kernel, rtol=1e-7, atol=1e-7 * scale)
-    if not close.all():
-        raise CheckFailed(f"np.outer(column, row) is not the kernel.\n{context}\nKernel: "
-                          f"{msg.show_array(kernel)}\nnp.outer(column, row): "
-                          f"{msg.show_array(product)}\n" + msg.first_difference(kernel, product,
-                                                                                 close))
-
-
-COMPARE = {"array": compare_array, "arrays": compare_arrays, "exact": compare_exact,
-           "factors": compare_factors}
-
-
-# --- the checks -----------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -173,7 +108,7 @@ class Check:
     id: str
     title: str
 
-    def run(self, target, profile: Profile) -> Result:
+    def run(self, target: Target, profile: Profile) -> Result:
         start = time.monotonic()
         try:
             with warnings.catch_warnings():  # stderr would zero a grade cell
@@ -195,11 +130,11 @@ class Check:
     def _headline(self, passed: bool) -> str:
         return f"{'PASSED' if passed else 'FAILED'}: {self.title} [{self.id}]"
 
-    def _run(self, target, profile: Profile) -> int:
+    def _run(self, target: Target, profile: Profile) -> int:
         raise NotImplementedError
 
 
-def _preflight(target, name: str) -> None:
+def preflight(target: Target, name: str) -> None:
     """Fail fast, with the real reason, when ``name`` cannot be called at all."""
     outcome = target.lookup(name)
     if outcome.missing:
@@ -214,7 +149,9 @@ def _preflight(target, name: str) -> None:
                      f"({target.rules.why}):\n" + "\n".join(f"  {v}" for v in bad))
 
 
-def _student_error(name: str, err, call: str) -> str:
+def student_error(name: str, err, call) -> str:
+    """The message for an exception the student's code raised (``err``, a StudentError);
+    a stub or a shortcut stops the check at once."""
     if err.not_implemented:
         raise _Abort(f"`{name}` is not implemented yet: it still raises NotImplementedError. "
                      "Replace `raise NotImplementedError()` with your code.")
@@ -300,27 +237,23 @@ class PropertyCheck(Check):
     function: str = ""
     reference: Callable = None
     strategy: st.SearchStrategy = None
-    property: str = ""
-    compare: str = "array"
+    #: ``(expected, actual, *, context)`` raising CheckFailed: see ``grader.comparisons``
+    compare: Callable = compare_array
     raises: type[Exception] | None = None
     #: examples whose expected value fails this test are skipped (e.g. an all-padding window)
     valid: Callable | None = None
     examples: Sequence[tuple[tuple, dict]] = ()
     #: profile -> number of examples, when a check needs a different budget
     max_examples: dict = dataclasses.field(default_factory=dict)
-    #: names of the returned values, for ``compare="arrays"`` messages
-    outputs: tuple = ()
 
     # Kept apart from ``search``, word for word: derandomized Hypothesis seeds from
     # the test function's source, and the catalogs' failing sets rest on these examples.
-    def _run(self, target, profile: Profile) -> int:
-        _preflight(target, self.function)
+    def _run(self, target: Target, profile: Profile) -> int:
+        preflight(target, self.function)
         count, start = 0, time.monotonic()
         last_failure: list[str] = []
         first_failure = [0, 0.0]
-        compare = COMPARE[self.compare]
-        if self.compare == "arrays":
-            compare = functools.partial(compare, names=self.outputs)
+        compare = self.compare
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
 
         def body(case):
@@ -385,7 +318,7 @@ class PropertyCheck(Check):
         if out.error is not None:
             if self.raises is not None and out.error.type == self.raises.__name__:
                 return
-            raise CheckFailed(_student_error(self.function, out.error, call))
+            raise CheckFailed(student_error(self.function, out.error, call))
         if self.raises is not None:
             raise CheckFailed(f"This setting is impossible, so `{self.function}` must raise "
                               f"{self.raises.__name__} with a helpful message, but it returned "
@@ -409,7 +342,7 @@ class ValueCheck(Check):
     answers: dict = dataclasses.field(default_factory=dict)  # name -> zero-arg callable
     hints: dict = dataclasses.field(default_factory=dict)    # name -> hint shown on failure
 
-    def _run(self, target, profile: Profile) -> int:
+    def _run(self, target: Target, profile: Profile) -> int:
         wrong, missing = [], []
         for name, expected_fn in self.answers.items():
             out = target.lookup(name)
@@ -417,7 +350,7 @@ class ValueCheck(Check):
                 missing.append(f"`{name}`")
                 continue
             value, expected = out.value, expected_fn()
-            if not _is_int(value):
+            if not is_int(value):
                 wrong.append(f"`{name}` must be an int, but it is {value!r:.100} "
                              f"({msg.type_name(value)}).")
             elif int(value) != expected:
@@ -451,8 +384,8 @@ class NoPixelLoopsCheck(Check):
     #: extra lines tolerated for the large input (a branch or two, never a loop)
     slack: int = 6
 
-    def _run(self, target, profile: Profile) -> int:
-        _preflight(target, self.function)
+    def _run(self, target: Target, profile: Profile) -> int:
+        preflight(target, self.function)
         counts = []
         for args, kwargs in (self.small, self.large):
             try:
@@ -467,7 +400,7 @@ class NoPixelLoopsCheck(Check):
             if out.missing:
                 raise _Abort(f"`{self.function}` is not defined.")
             if out.error is not None:
-                raise CheckFailed(_student_error(self.function, out.error, call))
+                raise CheckFailed(student_error(self.function, out.error, call))
             if out.lines is None:
                 raise CheckFailed(f"`{self.function}` switched off the line counter this check "
                                   "uses (sys.settrace), so it cannot be inspected.")
@@ -484,43 +417,15 @@ class NoPixelLoopsCheck(Check):
         return 2
 
 
-def _layer_diff(mine: list, theirs: list, limit: int = 6) -> str:
-    """The per-layer parameter counts of both models from the first layer that differs."""
-    i = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a[1:] != b[1:]),
-             min(len(mine), len(theirs)))
-    rows = [f"  {'#':>3}  {'your layer':<28} {'params':>12}   {'reference layer':<28} "
-            f"{'params':>12}"]
-    for j in range(i, min(max(len(mine), len(theirs)), i + limit)):
-        a = mine[j] if j < len(mine) else ["(none)", "", 0]
-        b = theirs[j] if j < len(theirs) else ["(none)", "", 0]
-        rows.append(f"  {j:>3}  {(a[0] + ' ' + a[1]).strip():<28.28} {a[2]:>12,}   "
-                    f"{(b[0] + ' ' + b[1]).strip():<28.28} {b[2]:>12,}")
-    return "Layers with parameters, in order, from the first that differs:\n" + "\n".join(rows)
-
-
-def _first_layer_off(mine: list, theirs: list) -> str:
-    """Name the first reference layer (in the order it runs) whose output the student's lacks."""
-    def same(a, b):
-        return a[2] == b[2] and all(math.isclose(x, y, rel_tol=1e-7, abs_tol=1e-9)
-                                    for x, y in zip(a[3:], b[3:]))
-    for j, ref in enumerate(theirs):
-        if not any(same(m, ref) for m in mine):
-            if j == 0:
-                return (f"Already the first layer with weights (`{ref[0]}`, {ref[1]}) computes "
-                        "something else: look at it and at what comes before it.")
-            prev = theirs[j - 1]
-            return (f"The layers agree up to `{prev[0]}` ({prev[1]}); the output of `{ref[0]}` "
-                    f"({ref[1]}) already differs. Look at that layer and at what happens "
-                    "between the two (activations, pooling, a skipped or extra step).")
-    return ("Every layer with weights computes what the reference's does, so the difference "
-            "is in what happens after them or between them (activations, pooling, dropout, "
-            "additions, concatenation order).")
-
-
-class _CaseRunner:
-    """What ModuleCheck and ProbeCheck share: run ``self._one(target, case)`` on the fixed
-    ``examples`` alone (``strategy`` None: whole networks are costly), or on them and then
-    on cases drawn from ``strategy``, ``max_examples`` of them per profile."""
+@dataclasses.dataclass
+class CaseCheck(Check):
+    """A check run case by case, ``self._one(target, case)``: on the fixed ``examples``
+    alone (``strategy`` None: whole networks are costly), or on them and then on cases
+    drawn from ``strategy``, ``max_examples`` of them per profile."""
+    strategy: st.SearchStrategy = None
+    examples: Sequence = ()
+    #: profile -> number of cases, when a check needs a different budget
+    max_examples: dict = dataclasses.field(default_factory=dict)
 
     def profile_key(self, profile: Profile):
         if self.strategy is None:  # fixed examples: the thorough run would repeat the quick one
@@ -530,7 +435,7 @@ class _CaseRunner:
     def _n(self, profile: Profile) -> int:
         return self.max_examples.get(profile.name, profile.max_examples)
 
-    def _run_cases(self, target, profile: Profile, name: str) -> int:
+    def _run_cases(self, target: Target, profile: Profile, name: str) -> int:
         n = self._n(profile)
         if self.strategy is None:
             for case in self.examples[:max(n, 1)]:
@@ -539,122 +444,12 @@ class _CaseRunner:
         return search(name, self.strategy, list(self.examples), n, profile,
                       lambda case: self._one(target, case))
 
-
-@dataclasses.dataclass
-class ModuleCheck(_CaseRunner, Check):
-    """A student's ``nn.Module`` class against a reference model, on generated cases.
-
-    ``strategy`` draws ``grader.references.ModuleCase``.  ``kind`` says what is
-    compared:
-
-    * ``params``: the exact parameter count (the message lists per-layer counts);
-    * ``shapes``: the output shape, for inputs the reference accepts;
-    * ``function``: the output in eval mode and float64 with the reference's
-      (generated) weights copied in, matched by ``state_dict`` name or by order;
-    * ``zero_gamma``: with its last BatchNorm zeroed, a residual block is ``relu(x)``;
-    * ``gradients``: every parameter gets a gradient, and nothing is NaN or infinite;
-    * ``property``: ``judge(case, x, y)`` holds for the output ``y`` of the student's
-      model (its own seeded initialisation, eval mode, float64) on the input
-      ``x``; it returns what is wrong, or None.  For properties that hold for
-      any weights: an SE block only rescales channels, a dense block keeps its
-      input.
-    """
-    cls: str = ""
-    strategy: st.SearchStrategy = None
-    kind: str = "function"
-    property: str = ""
-    examples: Sequence = ()
-    max_examples: dict = dataclasses.field(default_factory=dict)
-    judge: Callable = None
-
-    def _run(self, target, profile: Profile) -> int:
-        _preflight(target, self.cls)
-        return self._run_cases(target, profile, self.cls)
-
-    def _probe(self, target, name: str, case, **spec):
-        try:
-            out = target.probe(name, {"ctor": case.ctor(), **spec})
-        except SandboxTimeout:
-            raise _Abort(f"`{case}` did not finish within {target.call_timeout:g} s.") from None
-        except SandboxCrashed as err:
-            raise CheckFailed(f"`{case}` crashed the process running it: {err}.") from None
-        if out.missing:
-            raise _Abort(f"`{self.cls}` is not defined.")
-        if out.error is not None:
-            if out.error.type == "NameError" and out.error.message.startswith("`"):
-                # An argument the probe looks up (``cfgs``, ``BasicBlock``) was never defined.
-                errors = target.describe_cell_errors()
-                raise _Abort(f"Not defined yet: {out.error.message.split(' is ')[0]}, needed "
-                             f"for {case}." + (f"\n{errors}" if errors else ""))
-            raise CheckFailed(_student_error(self.cls, out.error, f"While running {case}:"))
-        if isinstance(out.value, dict) and "mismatch" in out.value:
-            raise CheckFailed(f"{case}: {out.value['mismatch']}")
-        return out.value
-
-    def _one(self, target, case) -> None:
-        from . import references as R
-        getattr(self, f"_{self.kind}")(target, case, R)
-
-    def _params(self, target, case, R) -> None:
-        got = self._probe(target, "structure", case)
-        want = R.model_structure(case.reference)
-        n_mine = sum(p[2] for p in got["params"])
-        n_ref = sum(p[2] for p in want["params"])
-        if n_mine != n_ref:
-            raise CheckFailed(
-                f"{case} has {n_mine:,} parameters; {case.reference_name} has {n_ref:,} "
-                f"({n_mine - n_ref:+,}).\n" + _layer_diff(got["layers"], want["layers"]))
-
-    def _shapes(self, target, case, R) -> None:
-        want = R.model_output_shape(case.reference, case.input_shape)
-        if want is None:
-            reject()  # the reference refuses this input; nothing to compare
-        (got,) = self._probe(target, "output_shapes", case, input_shapes=[list(case.input_shape)])
-        if isinstance(got, dict):
-            raise CheckFailed(f"{case}: the reference gives an output of shape {want}, yours "
-                              f"raised {got['error']}")
-        if tuple(got) != want:
-            raise CheckFailed(f"{case}: your output has shape {tuple(got)}; "
-                              f"{case.reference_name} gives {want}.")
-
-    def _function(self, target, case, R) -> None:
-        want, ref_rows = R.model_forward(case.reference, tuple(case.input_shape))
-        spec = R.model_structure(case.reference)["entries"]
-        got = self._probe(target, "forward", case, spec=spec, seed=0,
-                          x=R.model_input(case.input_shape))
-        context = (f"{case}, in eval mode and float64, with {case.reference_name}'s weights "
-                   "copied into yours.")
-        try:
-            compare_array(want, got["out"], context=context)
-        except CheckFailed as failure:
-            raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], ref_rows)}") from None
-
-    def _zero_gamma(self, target, case, R) -> None:
-        x = R.model_input(case.input_shape)
-        got = self._probe(target, "zero_last_norm", case, x=x)
-        compare_array(np.maximum(x, 0.0), got["out"], context=(
-            f"{case}, eval mode, with the scale and shift of its last BatchNorm set to zero: "
-            "the residual branch then adds nothing, so the block must return relu(x)."))
-
-    def _property(self, target, case, R) -> None:
-        x = R.model_input(case.input_shape)
-        y = self._probe(target, "run", case, x=x)["out"]
-        problem = self.judge(case, x, y)
-        if problem:
-            raise CheckFailed(f"{case}, in eval mode and float64: {problem}")
-
-    def _gradients(self, target, case, R) -> None:
-        got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))
-        if got["stuck"]:
-            raise CheckFailed(f"{case}: these parameters get no gradient in a training step, so "
-                              "they never learn (are they used in forward?): "
-                              + ", ".join(f"`{n}`" for n in got["stuck"][:8]))
-        if not got["finite"]:
-            raise CheckFailed(f"{case}: the output or a gradient is NaN or infinite.")
+    def _one(self, target: Target, case) -> None:
+        raise NotImplementedError
 
 
 @dataclasses.dataclass
-class ProbeCheck(_CaseRunner, Check):
+class ProbeCheck(CaseCheck):
     """A sandbox probe (``grader.probes``) runs the student's functions on real PyTorch
     objects; ``judge(case, got)`` decides here what is wrong (a message) or None.
 
@@ -667,22 +462,18 @@ class ProbeCheck(_CaseRunner, Check):
     """
     functions: tuple = ()  # the student's names the probe calls
     probe: str = ""
-    strategy: st.SearchStrategy = None
-    property: str = ""
-    examples: Sequence = ()
-    max_examples: dict = dataclasses.field(default_factory=dict)
     judge: Callable = None
     #: seconds one probe may take (a training run needs longer than a function call)
     timeout: float | None = None
     #: pass the problem set's rules to the probe (to trip a scoped shortcut)
     with_rules: bool = False
 
-    def _run(self, target, profile: Profile) -> int:
+    def _run(self, target: Target, profile: Profile) -> int:
         for name in self.functions:
-            _preflight(target, name)
+            preflight(target, name)
         return self._run_cases(target, profile, self.functions[0])
 
-    def _one(self, target, case) -> None:
+    def _one(self, target: Target, case) -> None:
         spec = case.spec()
         if self.with_rules:
             spec["rules"] = target.rules.to_json()
@@ -700,7 +491,7 @@ class ProbeCheck(_CaseRunner, Check):
         if out.error is not None:
             if getattr(case, "raises", None) and out.error.type == case.raises:
                 return
-            raise CheckFailed(_student_error(name, out.error, f"While running {case}:"))
+            raise CheckFailed(student_error(name, out.error, f"While running {case}:"))
         if getattr(case, "raises", None):
             raise CheckFailed(f"{case}: this is invalid, so it must raise {case.raises} with a "
                               "helpful message (as PyTorch does), but it returned normally.")

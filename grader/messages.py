@@ -26,12 +26,6 @@ def show_array(a: np.ndarray, indent: str = "    ") -> str:
     return f"{head}:\n{body}"
 
 
-def show_value(v) -> str:
-    if isinstance(v, np.ndarray):
-        return show_array(v)
-    return repr(v)
-
-
 def bind(func, args, kwargs) -> list[tuple[str, object]]:
     """(name, value) pairs of a call, using the reference's signature for names."""
     try:

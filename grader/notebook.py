@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from pathlib import Path
 
 import nbformat
 
@@ -94,7 +93,3 @@ def grade_cells(nb) -> list[GradeCell]:
             if calls:
                 out.append(GradeCell(meta["grade_id"], float(meta.get("points", 0)), calls))
     return out
-
-
-def notebook_path(path) -> Path:
-    return Path(path).resolve()

@@ -7,7 +7,7 @@ only make their own numbers wrong, because every expected value is computed
 in the grading process.
 
 Weights never cross the process boundary.  Both sides generate them from the
-reference's ``state_dict`` names and shapes and a seed (:func:`generated`),
+reference's ``state_dict`` names and shapes and a seed (:func:`fill`),
 so VGG-16's 138 million parameters cost two ``randn`` calls instead of a
 gigabyte of JSON.
 
@@ -38,7 +38,9 @@ def downsample(in_channels: int, out_channels: int, stride: int) -> dict:
     return {DOWNSAMPLE: [in_channels, out_channels, stride]}
 
 
-def _resolve(ns: dict, value):
+def resolve(ns: dict, value):
+    """The object a plain-data argument (:func:`student`, :func:`downsample`) stands for in
+    the namespace ``ns``; other values are themselves."""
     import torch.nn as nn
 
     if isinstance(value, dict) and STUDENT in value:
@@ -56,7 +58,7 @@ def _resolve(ns: dict, value):
         return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
                              nn.BatchNorm2d(cout))
     if isinstance(value, list):
-        return [_resolve(ns, v) for v in value]
+        return [resolve(ns, v) for v in value]
     return value
 
 
@@ -65,8 +67,8 @@ def build(ns: dict, ctor: dict, device: str = "cpu"):
     import torch
 
     cls = ns[ctor["cls"]]
-    args = [_resolve(ns, a) for a in ctor.get("args", [])]
-    kwargs = {k: _resolve(ns, v) for k, v in ctor.get("kwargs", {}).items()}
+    args = [resolve(ns, a) for a in ctor.get("args", [])]
+    kwargs = {k: resolve(ns, v) for k, v in ctor.get("kwargs", {}).items()}
     with torch.device(device):
         model = cls(*args, **kwargs)
     if not isinstance(model, torch.nn.Module):
@@ -118,18 +120,6 @@ def fill(tensor, name: str, index: int, seed: int) -> None:
         base = 0.1 * base
     with torch.no_grad():
         flat.copy_(base)
-
-
-def generated(spec: list, seed: int) -> list:
-    """The values :func:`fill` gives each entry of ``spec`` (from :func:`entries`)."""
-    import torch
-
-    out = []
-    for i, (name, shape) in enumerate(spec):
-        t = torch.empty(shape, dtype=torch.float64)
-        fill(t, name, i, seed)
-        out.append(t)
-    return out
 
 
 def _core(shape) -> list:

@@ -6,7 +6,6 @@ Where PyTorch raises, the reference raises ``ValueError`` with PyTorch's message
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import warnings
 from typing import Callable, Sequence
@@ -305,44 +304,8 @@ def depthwise_separable_param_count(in_channels: int, out_channels: int, kernel_
 #
 # A student's nn.Module is graded against a reference model: torchvision's, built
 # with weights=None, or one of the project's own (grader.models).  Both get the
-# same generated weights (grader.probes.generated), and the reference runs here,
+# same generated weights (grader.probes.fill), and the reference runs here,
 # in float64 on the reference device.
-
-
-@dataclasses.dataclass(frozen=True)
-class ModuleCase:
-    """One student constructor call, the input it gets, and the reference it must equal.
-
-    ``args``/``kwargs`` are plain data (see ``grader.probes.student`` and
-    ``grader.probes.downsample``); ``reference`` builds the reference module.
-    """
-    cls: str
-    args: tuple = ()
-    kwargs: tuple = ()  # (name, value) pairs, so that a case is hashable
-    input_shape: tuple = ()
-    reference: Callable[[], nn.Module] = None
-    #: what the reference is, for messages ("torchvision.models.resnet18")
-    reference_name: str = ""
-
-    def ctor(self) -> dict:
-        return {"cls": self.cls, "args": list(self.args), "kwargs": dict(self.kwargs)}
-
-    def __str__(self) -> str:
-        parts = [_show_arg(a) for a in self.args] + [f"{k}={_show_arg(v)}" for k, v in self.kwargs]
-        text = f"{self.cls}({', '.join(parts)})"
-        return text + (f" on an input of shape {tuple(self.input_shape)}" if self.input_shape
-                       else "")
-
-
-def _show_arg(value) -> str:
-    from .probes import DOWNSAMPLE, STUDENT
-    if isinstance(value, dict) and STUDENT in value:
-        return value[STUDENT] + (f"[{value['item']!r}]" if "item" in value else "")
-    if isinstance(value, dict) and DOWNSAMPLE in value:
-        cin, cout, stride = value[DOWNSAMPLE]
-        return (f"nn.Sequential(nn.Conv2d({cin}, {cout}, 1, stride={stride}, bias=False), "
-                f"nn.BatchNorm2d({cout}))")
-    return repr(value)
 
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
@@ -462,11 +425,6 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
 
 TRAINING = {"train_one_epoch": train_one_epoch, "evaluate": evaluate,
             "freeze_features": freeze_features, "replace_head": replace_head}
-
-
-def describe() -> str:
-    from .device import describe_device
-    return describe_device()
 
 
 __all__ = [

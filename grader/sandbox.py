@@ -1,4 +1,4 @@
-"""The grading side of the sandbox: a fresh ``python -I`` process per notebook.
+"""The grading side of the sandbox: a fresh Python process per notebook.
 
 The student's answer cells run in that process and nowhere else.  The grading
 process sends inputs, receives plain data back (see ``_wire``), and compares
@@ -22,7 +22,8 @@ from pathlib import Path
 from . import _wire
 from .shortcuts import Rules
 
-WORKER = Path(__file__).with_name("_worker.py")
+#: The folder that holds the ``grader`` package, which the worker imports.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 class SandboxError(Exception):
@@ -64,10 +65,18 @@ class Outcome:
 
 
 def _child_env() -> dict:
+    """The worker's whole environment, built from scratch: no inherited PYTHON* variable.
+
+    The worker runs without ``-I`` or ``-E``, which would ignore the PYTHON* variables set
+    here: a fixed string hash (set iteration order), no bytecode written into the package,
+    UTF-8 output, and (``PYTHONSAFEPATH``, Python 3.11+) not even the empty working
+    directory on ``sys.path``.
+    """
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
     keep.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                 MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-                PYTHONIOENCODING="utf-8", HOME=tempfile.gettempdir())
+                PYTHONIOENCODING="utf-8", PYTHONSAFEPATH="1", PYTHONPATH=str(PACKAGE_ROOT),
+                HOME=tempfile.gettempdir())
     return keep
 
 
@@ -92,7 +101,8 @@ class Sandbox:
     def _spawn(self) -> None:
         capture = os.path.join(self._tmp.name, "output.txt")
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER), capture, str(self.memory_mb)],
+            # -s: no user site-packages; -m: the worker's own folder (grader/) stays off sys.path
+            [sys.executable, "-s", "-m", "grader._worker", capture, str(self.memory_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self._tmp.name, env=_child_env(), start_new_session=True)
         self._buf = b""

@@ -24,6 +24,19 @@ class ShortcutError(RuntimeError):
     """Raised when an answer calls a function the exercise forbids."""
 
 
+#: The words of every refusal below: an import blocked by ``install``, a tripped call.
+NOT_ALLOWED = "is not allowed here"
+
+
+def is_shortcut(exc: BaseException) -> bool:
+    """Whether ``exc`` refuses a forbidden import or call, rather than being the student's bug.
+
+    The import blocker raises a plain ImportError, known by its words.
+    """
+    return isinstance(exc, ShortcutError) or (isinstance(exc, ImportError) and
+                                              NOT_ALLOWED in str(exc))
+
+
 @dataclasses.dataclass(frozen=True)
 class Rules:
     """What an exercise forbids.
@@ -150,14 +163,14 @@ class _Blocker(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname, path=None, target=None):
         if self.rules.blocks(fullname):
-            raise ImportError(f"importing {fullname} is not allowed here: {self.rules.why}",
+            raise ImportError(f"importing {fullname} {NOT_ALLOWED}: {self.rules.why}",
                               name=fullname)
         return None
 
 
 def _tripwire(name: str, rules: Rules):
     def forbidden(*args, **kwargs):
-        raise ShortcutError(f"{name} is not allowed here: {rules.why}")
+        raise ShortcutError(f"{name} {NOT_ALLOWED}: {rules.why}")
     forbidden.__name__ = name.rsplit(".", 1)[1]
     return forbidden
 

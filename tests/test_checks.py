@@ -1,16 +1,18 @@
 """Checks: readable failures, strict types, determinism, and the in-kernel path."""
 from __future__ import annotations
 
-import io
 import contextlib
+import io
+import linecache
+import re
 
 import pytest
 
 from grader.checks import PROFILES, CheckFailed
-from grader.kernel import OUTSIDE_KERNEL_MARKER, LocalTarget
+from grader.kernel import OUTSIDE_KERNEL_MARKER
 from grader.problems.ps01_convolution import PROBLEM_SET
-from grader.runner import RemoteTarget
 from grader.shortcuts import FROM_SCRATCH
+from grader.target import LocalTarget, RemoteTarget, Target
 from tests.catalog.ps01_convolution import ANSWERS
 
 QUICK = PROFILES["quick"]
@@ -31,6 +33,14 @@ def _run(check_id, **replace):
 
 def _conv_returning(expr: str) -> str:
     return ANSWERS["conv2d_answer"] + f"\n\n_real = conv2d\n\ndef conv2d(*a, **k):\n    return {expr}\n"
+
+
+def test_both_targets_offer_what_checks_use():
+    remote = RemoteTarget([], FROM_SCRATCH)  # starts no process until asked
+    try:
+        assert isinstance(remote, Target) and isinstance(LocalTarget({}), Target)
+    finally:
+        remote.close()
 
 
 def test_failure_message_shows_shrunk_call_expected_actual_and_index():
@@ -102,6 +112,35 @@ def _namespace(**replace):
     for source in {**ANSWERS, **replace}.values():
         exec(source, ns)
     return ns
+
+
+def _cells_as_ipython_runs_them(**replace):
+    """The answers run as IPython runs cells: each under its own file name, kept in linecache."""
+    ns: dict = {}
+    exec("import numpy as np", ns)
+    for gid, source in {**ANSWERS, **replace}.items():
+        filename = f"<ipython cell {gid}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), ns)
+    return ns
+
+
+@pytest.mark.parametrize("error", [
+    "[][1]",  # the student's own bug: a traceback through their helper
+    "_blocked()",  # a blocked import: a shortcut, in the kernel too
+])
+def test_the_kernel_and_the_grade_give_the_same_message(error):
+    answer = ANSWERS["conv2d_answer"] + (
+        "\n\ndef _blocked():\n    raise ImportError('importing torch is not allowed here: no')\n"
+        f"\n\ndef _helper():\n    return {error}\n\n\ndef conv2d(*a, **k):\n    return _helper()\n")
+    grade = _run("conv2d_basic", conv2d_answer=answer)
+    kernel = PROBLEM_SET["conv2d_basic"].run(
+        LocalTarget(_cells_as_ipython_runs_them(conv2d_answer=answer), FROM_SCRATCH), QUICK)
+    assert not grade.passed and "in _helper" in grade.message, grade.message
+
+    def where_left_out(message):  # the kernel cannot know the cell's grade id
+        return re.sub(r'(cell|File) "[^"]*"', "<cell>", message)
+    assert where_left_out(kernel.message) == where_left_out(grade.message)
 
 
 def test_in_kernel_check_passes_and_prints_nothing_to_stderr():

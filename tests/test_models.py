@@ -13,11 +13,14 @@ from torch import nn
 
 from grader import models, probes
 from grader import references as R
-from grader.checks import PROFILES, ModuleCheck
-from grader.kernel import LocalTarget
+from grader.cases import ModuleCase
+from grader.checks import PROFILES
+from grader.module_checks import (GradientFlowCheck, OutputPropertyCheck, ParamCountCheck,
+                                   SameFunctionCheck, ZeroGammaCheck)
 from grader.problems import (ps03_lenet_alexnet, ps04_vgg_googlenet, ps05_resnet_resnext,
                              ps06_densenet_dpn, ps07_inception_v4_senet, ps08_efficient_nets)
 from grader.strategies import bound
+from grader.target import LocalTarget
 
 
 def n_params(model) -> int:
@@ -83,11 +86,20 @@ def test_small_variants_take_32x32_and_learn(name):
     assert model(x).shape == (8, 10) and losses[-1] < losses[0]
 
 
+def _filled(spec, seed):
+    """What ``probes.fill`` gives each entry of ``spec``, as both sides of a check fill it."""
+    out = []
+    for i, (name, shape) in enumerate(spec):
+        out.append(torch.empty(shape, dtype=torch.float64))
+        probes.fill(out[-1], name, i, seed)
+    return out
+
+
 def test_filled_weights_are_deterministic_and_scaled():
     spec = [["conv.weight", [64, 32, 3, 3]], ["bn.running_var", [64]], ["fc.weight", [3, 2_000_000]]]
-    a, b = probes.generated(spec, 0), probes.generated(spec, 0)
+    a, b = _filled(spec, 0), _filled(spec, 0)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
-    assert not torch.equal(a[0], probes.generated(spec, 1)[0])
+    assert not torch.equal(a[0], _filled(spec, 1)[0])
     assert abs(a[0].var().item() - 2 / (32 * 9)) < 0.2 * 2 / (32 * 9)  # He variance
     assert a[1].min() > 0  # a variance
     assert a[2][0, :10].tolist() != a[2][1, :10].tolist()  # tiled, but rows differ
@@ -122,13 +134,13 @@ def test_a_linear_layer_takes_a_1x1_convolutions_weights():
 
 
 def test_property_check_judges_the_students_own_output():
-    """``kind="property"``: a judge sees the input and the output, with the student's own init."""
+    """A judge sees the input and the output, with the student's own init."""
     def keeps_input(case, x, y):
         return None if np.array_equal(y[:, :x.shape[1]], x) else "the input is not kept"
 
-    case = R.ModuleCase("Grow", (3,), (), (2, 3, 4, 4), None, "a dense layer")
-    check = ModuleCheck("grow", "keeps its input", cls="Grow", kind="property",
-                        judge=keeps_input, examples=[case])
+    case = ModuleCase("Grow", (3,), (), (2, 3, 4, 4), None, "a dense layer")
+    check = OutputPropertyCheck("grow", "keeps its input", cls="Grow", judge=keeps_input,
+                                examples=[case])
     for body, passes in (("torch.cat([x, self.conv(x)], 1)", True),
                          ("torch.cat([self.conv(x), x], 1)", False)):
         ns = {"nn": nn, "torch": torch}
@@ -147,12 +159,11 @@ class Grow(nn.Module):
 
 # --- ModuleCheck in the student's kernel (LocalTarget) --------------------------------------
 
-def _check(kind, **kwargs):
+def _check(kind):
     tv = torchvision.models.resnet
-    case = R.ModuleCase("BasicBlock", (4, 4), (), (1, 4, 5, 5), bound(tv.BasicBlock, (4, 4)),
-                        "torchvision.models.resnet.BasicBlock")
-    return ModuleCheck(f"block_{kind}", "a block", cls="BasicBlock", kind=kind, examples=[case],
-                       **kwargs)
+    case = ModuleCase("BasicBlock", (4, 4), (), (1, 4, 5, 5), bound(tv.BasicBlock, (4, 4)),
+                      "torchvision.models.resnet.BasicBlock")
+    return kind(f"block_{kind.__name__}", "a block", cls="BasicBlock", examples=[case])
 
 
 def _namespace(forward_body: str, bn2=True) -> dict:
@@ -179,21 +190,24 @@ NO_RELU_AFTER_ADD = """        out = torch.relu(self.bn1(self.conv1(x)))
         return self.bn2(self.conv2(out)) + x"""
 
 
-@pytest.mark.parametrize("kind", ["params", "function", "zero_gamma", "gradients"])
+@pytest.mark.parametrize("kind", [ParamCountCheck, SameFunctionCheck, ZeroGammaCheck,
+                                  GradientFlowCheck], ids=lambda kind: kind.__name__)
 def test_module_checks_pass_a_right_block(kind):
     result = _check(kind).run(LocalTarget(_namespace(RIGHT)), PROFILES["quick"])
     assert result.passed, result.message
 
 
 def test_function_check_names_the_first_layer_that_differs():
-    result = _check("function").run(LocalTarget(_namespace(NO_RELU_AFTER_ADD)), PROFILES["quick"])
+    check = _check(SameFunctionCheck)
+    result = check.run(LocalTarget(_namespace(NO_RELU_AFTER_ADD)), PROFILES["quick"])
     assert not result.passed
     # Every layer with weights agrees; the missing ReLU comes after the last of them.
     assert "differ from PyTorch" in result.message and "after them" in result.message
 
 
 def test_params_check_shows_the_layers():
-    result = _check("params").run(LocalTarget(_namespace(RIGHT, bn2=False)), PROFILES["quick"])
+    check = _check(ParamCountCheck)
+    result = check.run(LocalTarget(_namespace(RIGHT, bn2=False)), PROFILES["quick"])
     assert not result.passed
     assert "has 296 parameters" in result.message and "bn2 BatchNorm2d" in result.message
     assert "(-8)" in result.message
@@ -202,5 +216,5 @@ def test_params_check_shows_the_layers():
 def test_zero_gamma_check_catches_relu_before_the_addition():
     body = """        out = torch.relu(self.bn1(self.conv1(x)))
         return torch.relu(self.bn2(self.conv2(out))) + x"""
-    result = _check("zero_gamma").run(LocalTarget(_namespace(body)), PROFILES["quick"])
+    result = _check(ZeroGammaCheck).run(LocalTarget(_namespace(body)), PROFILES["quick"])
     assert not result.passed and "relu(x)" in result.message

@@ -1,9 +1,17 @@
 """The sandbox: answers run in a fresh process and only plain data comes back."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import grader
 from grader import _wire
 from grader.sandbox import Sandbox, SandboxCrashed, SandboxTimeout
 from grader.shortcuts import FROM_SCRATCH, Rules, scan
@@ -74,6 +82,53 @@ def test_forbidden_call_is_tripped_at_run_time(sandbox):
 
 def test_missing_function(sandbox):
     assert sandbox.call("nope", [], {}).missing
+
+
+# --- the sandbox's interpreter: what its environment says takes effect ----------------------
+
+FACTS = [("facts", "import sys\n"
+                   "def hash_of(text):\n    return hash(text)\n"
+                   "def set_order(words):\n    return list(set(words))\n"
+                   "def path():\n    return list(sys.path)\n"
+                   "def user_site_off():\n    return bool(sys.flags.no_user_site)\n"
+                   "def grader_file():\n    import grader\n    return grader.__file__\n")]
+WORDS = [f"word{i}" for i in range(20)]
+
+
+def test_string_hashing_is_fixed_in_every_sandbox():
+    """PYTHONHASHSEED=0 holds: a set of strings iterates alike from run to run."""
+    seen = []
+    for _ in range(2):
+        with Sandbox(FACTS, Rules()) as sb:
+            seen.append([sb.call("hash_of", ["abc"], {}).value,
+                         sb.call("set_order", [WORDS], {}).value])
+    script = f"import json; print(json.dumps([hash('abc'), list(set({WORDS!r}))]))"
+    seed_0 = subprocess.run([sys.executable, "-c", script], env={"PYTHONHASHSEED": "0"},
+                            capture_output=True, text=True, check=True).stdout
+    assert seen[0] == seen[1] == json.loads(seed_0)
+
+
+def test_the_grader_folder_and_the_user_site_are_off_the_path():
+    grader_dir = Path(grader.__file__).resolve().parent
+    with Sandbox(FACTS, Rules()) as sb:
+        path = sb.call("path", [], {}).value
+        assert sb.call("user_site_off", [], {}).value
+    assert all(Path(p or ".").resolve() != grader_dir for p in path), path
+
+
+def test_no_bytecode_is_written_into_the_package(tmp_path):
+    """A sandbox started from a copy of the package leaves no __pycache__ in it."""
+    source = Path(grader.__file__).resolve().parent
+    shutil.copytree(source, tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox import Sandbox\n"
+              "from grader.shortcuts import Rules\n"
+              "with Sandbox([('facts', sys.argv[2])], Rules()) as sb:\n"
+              "    print(sb.call('grader_file', [], {}).value)\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # this process writes none either
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path), FACTS[0][1]], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(tmp_path / "grader" / "__init__.py")  # the copy, not this tree
+    assert not list((tmp_path / "grader").rglob("*.pyc"))
 
 
 @pytest.mark.parametrize("value", [

@@ -2,7 +2,6 @@
 statistical dropout judge and the scoped shortcut rules."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,9 +12,10 @@ from torch import nn
 from grader import probes, shortcuts
 from grader import references as R
 from grader import strategies as S
+from grader.cases import DropoutCase, HeadCase, LoaderCase
 from grader.checks import PROFILES
 from grader.problems import ps09_training_transfer as P
-from grader.runner import RemoteTarget
+from grader.target import RemoteTarget
 
 
 @settings(max_examples=150, derandomize=True, database=None, deadline=None)
@@ -26,8 +26,8 @@ def test_torchs_own_dropout_passes_the_statistical_judge(case):
     assert P._dropout_training(case, got) is None
 
 
-@pytest.mark.parametrize("case", [S.DropoutCase((64, 512), 0.5, training=False),
-                                  S.DropoutCase((64, 512), 0.0), S.DropoutCase((64, 512), 1.0)],
+@pytest.mark.parametrize("case", [DropoutCase((64, 512), 0.5, training=False),
+                                  DropoutCase((64, 512), 0.0), DropoutCase((64, 512), 1.0)],
                          ids=str)
 def test_torchs_own_dropout_passes_the_modes_judge(case):
     got = probes.dropout_call({"dropout": F.dropout}, **case.spec(), rules=shortcuts.NONE.to_json())
@@ -35,7 +35,7 @@ def test_torchs_own_dropout_passes_the_modes_judge(case):
 
 
 def test_the_judge_names_the_mistake():
-    case = S.DropoutCase((64, 512), 0.2)
+    case = DropoutCase((64, 512), 0.2)
 
     def keeps_with_p(x, p, training):
         return x * (torch.rand_like(x) < p) / (1 - p)
@@ -67,7 +67,7 @@ def test_accumulated_gradients_are_named():
             optimizer.step()
         return 0.0
 
-    case = S.LoaderCase("train", 10, 4)
+    case = LoaderCase("train", 10, 4)
     assert "they accumulate" in P._train_updates(case, _train_report(no_zero_grad, case))
     assert P._train_updates(case, _train_report(R.train_one_epoch, case)) is None
 
@@ -78,12 +78,12 @@ def test_per_batch_mean_loss_is_named():
         losses = loss_fn.log
         return sum(v for v, _ in losses) / len(losses)
 
-    case = S.LoaderCase("train", 10, 4)
+    case = LoaderCase("train", 10, 4)
     assert "weight each batch's loss by its size" in P._train_loss(
         case, _train_report(batch_mean, case))
 
 
-@pytest.mark.parametrize("layout", sorted(S.HeadCase.LAYOUTS))
+@pytest.mark.parametrize("layout", sorted(HeadCase.LAYOUTS))
 def test_reference_transfer_idioms_on_every_layout(layout):
     model = probes.head_net({"layout": layout, "width": 4, "classes": 7, "seed": 0})
     head = R.head_name(model)

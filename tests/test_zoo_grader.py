@@ -10,9 +10,10 @@ from hypothesis import given, settings
 
 from grader import references as R
 from grader import strategies as S
-from grader.checks import PROFILES, CheckFailed, compare_arrays, compare_factors
-from grader.kernel import LocalTarget
+from grader.checks import PROFILES
+from grader.comparisons import CheckFailed, compare_arrays, compare_factors
 from grader.problems import ps02_convolution_zoo as ps02
+from grader.target import LocalTarget
 
 FAST = settings(max_examples=100, derandomize=True, database=None, deadline=None)
 

@@ -45,94 +45,75 @@ def build():
     from .. import references as R
     from .. import strategies as S
     from ..checks import ProblemSet, PropertyCheck, ValueCheck
+    from ..comparisons import compare_exact
     from ..shortcuts import FROM_SCRATCH
 
-    def _conv(id, title, prop, **features):
+    def _conv(id, title, **features):
         return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
-                             strategy=S.conv2d_args(**features), property=prop)
+                             strategy=S.conv2d_args(**features))
 
-    def _pool(kind, id, title, prop, valid=None, **features):
+    def _pool(kind, id, title, valid=None, **features):
         fn = f"{kind}_pool2d"
         return PropertyCheck(id, title, function=fn, reference=getattr(R, fn),
-                             strategy=S.pool2d_args(kind, **features), property=prop,
-                             valid=valid)
+                             strategy=S.pool2d_args(kind, **features), valid=valid)
 
     return ProblemSet("ps01_convolution", "convolution.ipynb", rules=FROM_SCRATCH, checks=[
         PropertyCheck(
             "conv_output_size_values", "conv_output_size gives PyTorch's output length",
             function="conv_output_size", reference=R.conv_output_size,
-            strategy=S.output_size_args(valid=True), compare="exact",
-            property="floor((n + 2p - d(k-1) - 1)/s) + 1 for every valid setting",
+            strategy=S.output_size_args(valid=True), compare=compare_exact,
             examples=[((7, 3), {}), ((7, 3), {"stride": 2}), ((7, 3), {"stride": 3}),
                       ((28, 3), {}), ((32, 3), {"padding": 1})]),
         PropertyCheck(
             "conv_output_size_errors", "conv_output_size refuses impossible settings",
             function="conv_output_size", reference=R.conv_output_size,
-            strategy=S.output_size_args(valid=False), raises=ValueError,
-            property="a kernel larger than the padded input, stride < 1 or negative padding "
-                     "raises ValueError"),
+            strategy=S.output_size_args(valid=False), raises=ValueError),
         PropertyCheck(
             "same_padding", "same_padding matches PyTorch's padding='same'",
             function="same_padding", reference=R.same_padding, strategy=S.same_padding_args(),
-            compare="exact",
-            property="(before, after) with the extra pixel after, for odd and even kernels"),
+            compare=compare_exact),
         PropertyCheck(
             "conv2d_single", "conv2d_single computes a valid 2-D cross-correlation",
             function="conv2d_single", reference=R.conv2d_single,
-            strategy=S.conv2d_single_args(), property="equals conv2d on one channel",
-            examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
-        _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias",
-              "equals torch.nn.functional.conv2d on batches of multi-channel inputs", bias=False),
-        _conv("conv2d_bias", "conv2d adds one bias per output channel",
-              "equals torch.nn.functional.conv2d with a bias", bias=True),
-        _conv("conv2d_stride", "conv2d with int and (h, w) strides",
-              "equals torch.nn.functional.conv2d for strides 1-3", stride=True),
+            strategy=S.conv2d_single_args(), examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
+        _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias", bias=False),
+        _conv("conv2d_bias", "conv2d adds one bias per output channel", bias=True),
+        _conv("conv2d_stride", "conv2d with int and (h, w) strides", stride=True),
         _conv("conv2d_padding", "conv2d with int, (h, w), 'valid' and 'same' padding",
-              "equals torch.nn.functional.conv2d with zero padding", padding=True),
-        _conv("conv2d_dilation", "conv2d with dilation",
-              "equals torch.nn.functional.conv2d for dilations 1-3", dilation=True),
-        _conv("conv2d_groups", "conv2d with groups",
-              "equals torch.nn.functional.conv2d for groups dividing both channel counts",
-              groups=True),
+              padding=True),
+        _conv("conv2d_dilation", "conv2d with dilation", dilation=True),
+        _conv("conv2d_groups", "conv2d with groups", groups=True),
         _conv("conv2d_all", "conv2d with every option at once",
-              "equals torch.nn.functional.conv2d for any valid combination",
               stride=True, padding=True, dilation=True, groups=True),
         PropertyCheck(
             "pool_output_size", "pool_output_size gives PyTorch's pooling output length",
             function="pool_output_size", reference=R.pool_output_size,
-            strategy=S.pool_output_size_args(), compare="exact",
-            property="floor or ceil, with PyTorch's rule for a last window in the padding",
+            strategy=S.pool_output_size_args(), compare=compare_exact,
             examples=[((5, 2), {"ceil_mode": True}), ((6, 3), {"stride": 2, "padding": 1,
                                                                 "ceil_mode": True})]),
         _pool("max", "max_pool2d_basic",
-              "max_pool2d with kernel and stride (default: the kernel size)",
-              "equals torch.nn.functional.max_pool2d"),
+              "max_pool2d with kernel and stride (default: the kernel size)"),
         _pool("max", "max_pool2d_padding", "max_pool2d with padding, dilation and ceil_mode",
-              "equals torch.nn.functional.max_pool2d; padding counts as -inf",
               valid=_no_empty_window, padding=True, dilation=True, ceil_mode=True),
         _pool("avg", "avg_pool2d_basic",
-              "avg_pool2d with kernel and stride (default: the kernel size)",
-              "equals torch.nn.functional.avg_pool2d"),
+              "avg_pool2d with kernel and stride (default: the kernel size)"),
         _pool("avg", "avg_pool2d_padding",
               "avg_pool2d with padding, ceil_mode and count_include_pad",
-              "equals torch.nn.functional.avg_pool2d, including its divisor rules",
               padding=True, ceil_mode=True, count_include_pad=True),
         PropertyCheck(
             "conv2d_param_count", "conv2d_param_count equals nn.Conv2d's parameter count",
             function="conv2d_param_count", reference=R.conv2d_param_count,
-            strategy=S.conv2d_param_count_args(), compare="exact",
-            property="weights (with groups) plus biases",
+            strategy=S.conv2d_param_count_args(), compare=compare_exact,
             examples=[((64, 128, 1), {}), ((10, 6, 5), {"bias": False}), ((3, 64, 3), {})]),
         PropertyCheck(
             "linear_param_count", "linear_param_count equals nn.Linear's parameter count",
             function="linear_param_count", reference=R.linear_param_count,
-            strategy=S.linear_param_count_args(), compare="exact",
-            property="weights plus biases", examples=[((500, 10), {})]),
+            strategy=S.linear_param_count_args(), compare=compare_exact,
+            examples=[((500, 10), {})]),
         PropertyCheck(
             "flatten_size", "flatten_size gives the input size of the first Linear layer",
             function="flatten_size", reference=R.flatten_size, strategy=S.layer_stacks(),
-            compare="exact", property="equals the numel of the output of the same stack in PyTorch",
-            examples=[(MNIST_NET, {}), (CIFAR_NET, {})]),
+            compare=compare_exact, examples=[(MNIST_NET, {}), (CIFAR_NET, {})]),
         ValueCheck(
             "quiz_1x1", "Quiz: a 1x1 convolution from 64 to 128 channels",
             answers={"quiz_1x1_depth": lambda: 128,

@@ -21,8 +21,10 @@ def build():
 
     from .. import models
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
-    from ..references import ModuleCase
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (GradientFlowCheck, OutputShapeCheck, ParamCountCheck,
+                                 SameFunctionCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     alexnet = functools.partial(torchvision.models.alexnet, weights=None)
@@ -46,42 +48,48 @@ def build():
     return ProblemSet("ps03_lenet_alexnet", "lenet_alexnet.ipynb", rules=MODELS_BY_HAND,
                       call_timeout=60.0, memory_mb=8192, checks=[
         # --- LeNet-5
-        ModuleCheck("sparse_conv_params", "SparseConv2d has one weight per connection",
-                    cls="SparseConv2d", strategy=sparse, kind="params", examples=[c3],
-                    property="C3 has 1,516 parameters, not the dense 2,416",
-                    max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("sparse_conv_function", "SparseConv2d reads only the maps in its table",
-                    cls="SparseConv2d", strategy=sparse, kind="function", examples=[c3],
-                    max_examples={"quick": 15, "thorough": 40}),
-        ModuleCheck("lenet5_params", "LeNet5 has 61,706 parameters", cls="LeNet5",
-                    kind="params", examples=[net("LeNet5", (1, 1, 32, 32)),
-                                             net("LeNet5", (1, 1, 32, 32), num_classes=26)]),
-        ModuleCheck("lenet5_shapes", "LeNet5 maps (N, 1, 32, 32) to (N, num_classes)",
-                    cls="LeNet5", strategy=shapes_of("LeNet5", (32, 32), 1), kind="shapes",
-                    max_examples={"quick": 5, "thorough": 12}),
-        ModuleCheck("lenet5_function", "LeNet5 computes the reference LeNet-5", cls="LeNet5",
-                    kind="function", examples=[net("LeNet5", (3, 1, 32, 32)),
-                                               net("LeNet5", (1, 1, 32, 32), num_classes=4)]),
-        ModuleCheck("lenet5_gradients", "Every LeNet5 parameter gets a gradient", cls="LeNet5",
-                    kind="gradients", examples=[net("LeNet5", (2, 1, 32, 32))]),
+        ParamCountCheck(
+            "sparse_conv_params", "SparseConv2d has one weight per connection",
+            cls="SparseConv2d", strategy=sparse, examples=[c3],
+            max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "sparse_conv_function", "SparseConv2d reads only the maps in its table",
+            cls="SparseConv2d", strategy=sparse, examples=[c3],
+            max_examples={"quick": 15, "thorough": 40}),
+        ParamCountCheck(
+            "lenet5_params", "LeNet5 has 61,706 parameters",
+            cls="LeNet5", examples=[net("LeNet5", (1, 1, 32, 32)),
+                                    net("LeNet5", (1, 1, 32, 32), num_classes=26)]),
+        OutputShapeCheck(
+            "lenet5_shapes", "LeNet5 maps (N, 1, 32, 32) to (N, num_classes)",
+            cls="LeNet5", strategy=shapes_of("LeNet5", (32, 32), 1),
+            max_examples={"quick": 5, "thorough": 12}),
+        SameFunctionCheck(
+            "lenet5_function", "LeNet5 computes the reference LeNet-5",
+            cls="LeNet5", examples=[net("LeNet5", (3, 1, 32, 32)),
+                                    net("LeNet5", (1, 1, 32, 32), num_classes=4)]),
+        GradientFlowCheck(
+            "lenet5_gradients", "Every LeNet5 parameter gets a gradient",
+            cls="LeNet5", examples=[net("LeNet5", (2, 1, 32, 32))]),
         # --- AlexNet
-        ModuleCheck("alexnet_params", "AlexNet has torchvision's 61,100,840 parameters",
-                    cls="AlexNet", kind="params",
-                    examples=[net("AlexNet", (1, 3, 224, 224)),
-                              net("AlexNet", (1, 3, 224, 224), num_classes=10)]),
-        ModuleCheck("alexnet_shapes", "AlexNet gives (N, num_classes) wherever torchvision does",
-                    cls="AlexNet", strategy=shapes_of("AlexNet", (60, 256), 3), kind="shapes",
-                    max_examples={"quick": 8, "thorough": 20}),
-        ModuleCheck("alexnet_function", "AlexNet computes torchvision's alexnet", cls="AlexNet",
-                    kind="function", examples=[net("AlexNet", (1, 3, 64, 64)),
-                                               net("AlexNet", (2, 3, 96, 72), num_classes=10)]),
-        ModuleCheck("alexnet2012_params", "AlexNet2012 has the paper's 60,965,224 parameters",
-                    cls="AlexNet2012", kind="params",
-                    examples=[net("AlexNet2012", (1, 3, 227, 227))]),
-        ModuleCheck("alexnet2012_function",
-                    "AlexNet2012 computes the paper's network (LRN, two groups)",
-                    cls="AlexNet2012", kind="function",
-                    examples=[net("AlexNet2012", (1, 3, 227, 227), num_classes=10)]),
+        ParamCountCheck(
+            "alexnet_params", "AlexNet has torchvision's 61,100,840 parameters",
+            cls="AlexNet", examples=[net("AlexNet", (1, 3, 224, 224)),
+                                     net("AlexNet", (1, 3, 224, 224), num_classes=10)]),
+        OutputShapeCheck(
+            "alexnet_shapes", "AlexNet gives (N, num_classes) wherever torchvision does",
+            cls="AlexNet", strategy=shapes_of("AlexNet", (60, 256), 3),
+            max_examples={"quick": 8, "thorough": 20}),
+        SameFunctionCheck(
+            "alexnet_function", "AlexNet computes torchvision's alexnet",
+            cls="AlexNet", examples=[net("AlexNet", (1, 3, 64, 64)),
+                                     net("AlexNet", (2, 3, 96, 72), num_classes=10)]),
+        ParamCountCheck(
+            "alexnet2012_params", "AlexNet2012 has the paper's 60,965,224 parameters",
+            cls="AlexNet2012", examples=[net("AlexNet2012", (1, 3, 227, 227))]),
+        SameFunctionCheck(
+            "alexnet2012_function", "AlexNet2012 computes the paper's network (LRN, two groups)",
+            cls="AlexNet2012", examples=[net("AlexNet2012", (1, 3, 227, 227), num_classes=10)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_lenet_alexnet", "Quiz: C3's weights, LeNet-5's size and AlexNet's first layer",

@@ -22,9 +22,11 @@ def build():
     from torchvision.models.vgg import cfgs, make_layers
 
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (GradientFlowCheck, OutputShapeCheck, ParamCountCheck,
+                                 SameFunctionCheck)
     from ..probes import student
-    from ..references import ModuleCase
     from ..shortcuts import MODELS_BY_HAND
 
     depths = ("vgg11", "vgg13", "vgg16", "vgg19")
@@ -47,47 +49,52 @@ def build():
     return ProblemSet("ps04_vgg_googlenet", "vgg_googlenet.ipynb", rules=MODELS_BY_HAND,
                       call_timeout=90.0, memory_mb=8192, checks=[
         # --- VGG
-        ModuleCheck("make_layers_function", "make_layers builds torchvision's VGG features",
-                    cls="make_layers", strategy=S.vgg_feature_cases(make_layers),
-                    kind="function", property="3x3 convolutions (padding 1), ReLU, max pooling, "
-                    "and BatchNorm when asked", max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("vgg_configs", "cfgs holds VGG-11, -13, -16 and -19 (parameter counts)",
-                    cls="VGG", kind="params",
-                    examples=[vgg(n) for n in depths] + [vgg("vgg16", batch_norm=True)]),
-        ModuleCheck("vgg_shapes", "VGG gives (N, num_classes) wherever torchvision does",
-                    cls="VGG", strategy=S.network_input_cases(
-                        "VGG", [student("cfgs", "vgg11")], {},
-                        functools.partial(torchvision.models.vgg11, weights=None),
-                        "torchvision.models.vgg11", sizes=(24, 160)),
-                    kind="shapes", max_examples={"quick": 6, "thorough": 15}),
-        ModuleCheck("vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
-                    cls="VGG", kind="function",
-                    examples=[vgg("vgg11"), vgg("vgg16", (1, 3, 48, 40), batch_norm=True,
-                                                num_classes=10)]),
+        SameFunctionCheck(
+            "make_layers_function", "make_layers builds torchvision's VGG features",
+            cls="make_layers", strategy=S.vgg_feature_cases(make_layers),
+            max_examples={"quick": 12, "thorough": 30}),
+        ParamCountCheck(
+            "vgg_configs", "cfgs holds VGG-11, -13, -16 and -19 (parameter counts)",
+            cls="VGG", examples=[vgg(n) for n in depths] + [vgg("vgg16", batch_norm=True)]),
+        OutputShapeCheck(
+            "vgg_shapes", "VGG gives (N, num_classes) wherever torchvision does",
+            cls="VGG", strategy=S.network_input_cases(
+                "VGG", [student("cfgs", "vgg11")], {},
+                functools.partial(torchvision.models.vgg11, weights=None),
+                "torchvision.models.vgg11", sizes=(24, 160)),
+            max_examples={"quick": 6, "thorough": 15}),
+        SameFunctionCheck(
+            "vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
+            cls="VGG", examples=[vgg("vgg11"), vgg("vgg16", (1, 3, 48, 40), batch_norm=True,
+                                                   num_classes=10)]),
         # --- GoogLeNet
-        ModuleCheck("basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",
-                    cls="BasicConv2d", strategy=S.basic_conv_cases(BasicConv2d),
-                    kind="function", max_examples={"quick": 10, "thorough": 25}),
-        ModuleCheck("inception_shapes", "Inception outputs the sum of its branches' channels",
-                    cls="Inception", strategy=S.inception_cases(Inception),
-                    kind="shapes", max_examples={"quick": 10, "thorough": 25}),
-        ModuleCheck("inception_function", "Inception computes torchvision's Inception module",
-                    cls="Inception", strategy=S.inception_cases(Inception),
-                    kind="function", property="four branches, concatenated in order",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("googlenet_params", "GoogLeNet has torchvision's 6,624,904 parameters",
-                    cls="GoogLeNet", kind="params", examples=[gnet(), gnet(num_classes=10)]),
-        ModuleCheck("googlenet_shapes",
-                    "GoogLeNet gives (N, num_classes) wherever torchvision does",
-                    cls="GoogLeNet", strategy=S.network_input_cases(
-                        "GoogLeNet", [], {}, googlenet, "torchvision.models.googlenet",
-                        sizes=(16, 160)),
-                    kind="shapes", max_examples={"quick": 4, "thorough": 10}),
-        ModuleCheck("googlenet_function", "GoogLeNet computes torchvision's googlenet",
-                    cls="GoogLeNet", kind="function",
-                    examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10)]),
-        ModuleCheck("googlenet_gradients", "Every GoogLeNet parameter gets a gradient",
-                    cls="GoogLeNet", kind="gradients", examples=[gnet((2, 3, 32, 32))]),
+        SameFunctionCheck(
+            "basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",
+            cls="BasicConv2d", strategy=S.basic_conv_cases(BasicConv2d),
+            max_examples={"quick": 10, "thorough": 25}),
+        OutputShapeCheck(
+            "inception_shapes", "Inception outputs the sum of its branches' channels",
+            cls="Inception", strategy=S.inception_cases(Inception),
+            max_examples={"quick": 10, "thorough": 25}),
+        SameFunctionCheck(
+            "inception_function", "Inception computes torchvision's Inception module",
+            cls="Inception", strategy=S.inception_cases(Inception),
+            max_examples={"quick": 12, "thorough": 30}),
+        ParamCountCheck(
+            "googlenet_params", "GoogLeNet has torchvision's 6,624,904 parameters",
+            cls="GoogLeNet", examples=[gnet(), gnet(num_classes=10)]),
+        OutputShapeCheck(
+            "googlenet_shapes", "GoogLeNet gives (N, num_classes) wherever torchvision does",
+            cls="GoogLeNet", strategy=S.network_input_cases(
+                "GoogLeNet", [], {}, googlenet, "torchvision.models.googlenet",
+                sizes=(16, 160)),
+            max_examples={"quick": 4, "thorough": 10}),
+        SameFunctionCheck(
+            "googlenet_function", "GoogLeNet computes torchvision's googlenet",
+            cls="GoogLeNet", examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10)]),
+        GradientFlowCheck(
+            "googlenet_gradients", "Every GoogLeNet parameter gets a gradient",
+            cls="GoogLeNet", examples=[gnet((2, 3, 32, 32))]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_vgg_googlenet", "Quiz: VGG's 3x3 stacks and Inception 3a",

@@ -24,9 +24,11 @@ def build():
     from torchvision.models import resnet as tv
 
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (GradientFlowCheck, OutputShapeCheck, ParamCountCheck,
+                                 SameFunctionCheck, ZeroGammaCheck)
     from ..probes import student
-    from ..references import ModuleCase
     from ..shortcuts import MODELS_BY_HAND
 
     def tv_model(name, **kwargs):
@@ -64,55 +66,57 @@ def build():
     return ProblemSet("ps05_resnet_resnext", "resnet_resnext.ipynb", rules=MODELS_BY_HAND,
                       call_timeout=60.0, memory_mb=8192, checks=[
         # --- the residual blocks
-        ModuleCheck("basic_block_function", "BasicBlock computes torchvision's BasicBlock",
-                    cls="BasicBlock", strategy=basic, kind="function",
-                    property="equal outputs with equal weights, for identity and projection "
-                             "shortcuts", max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("basic_block_zero_gamma",
-                    "A BasicBlock whose last BatchNorm is zero is relu(x)", cls="BasicBlock",
-                    strategy=block("BasicBlock", tv.BasicBlock, identity=True),
-                    kind="zero_gamma", max_examples={"quick": 5, "thorough": 15}),
-        ModuleCheck("basic_block_gradients", "Every BasicBlock parameter gets a gradient",
-                    cls="BasicBlock", strategy=block("BasicBlock", tv.BasicBlock,
-                                                     identity=False, training=True),
-                    kind="gradients", max_examples={"quick": 3, "thorough": 8}),
-        ModuleCheck("bottleneck_params", "Bottleneck has torchvision's parameter count",
-                    cls="Bottleneck", strategy=bottleneck, kind="params",
-                    max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("bottleneck_function", "Bottleneck computes torchvision's Bottleneck",
-                    cls="Bottleneck", strategy=bottleneck, kind="function",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("bottleneck_zero_gamma",
-                    "A Bottleneck whose last BatchNorm is zero is relu(x)", cls="Bottleneck",
-                    strategy=block("Bottleneck", tv.Bottleneck, bottleneck=True, identity=True),
-                    kind="zero_gamma", max_examples={"quick": 5, "thorough": 15}),
-        ModuleCheck("resnext_block_function",
-                    "Bottleneck with groups and base_width is the ResNeXt block",
-                    cls="Bottleneck", strategy=grouped, kind="function",
-                    property="cardinality = groups; width = planes * base_width / 64 * groups",
-                    max_examples={"quick": 12, "thorough": 30}),
+        SameFunctionCheck(
+            "basic_block_function", "BasicBlock computes torchvision's BasicBlock",
+            cls="BasicBlock", strategy=basic, max_examples={"quick": 12, "thorough": 30}),
+        ZeroGammaCheck(
+            "basic_block_zero_gamma", "A BasicBlock whose last BatchNorm is zero is relu(x)",
+            cls="BasicBlock", strategy=block("BasicBlock", tv.BasicBlock, identity=True),
+            max_examples={"quick": 5, "thorough": 15}),
+        GradientFlowCheck(
+            "basic_block_gradients", "Every BasicBlock parameter gets a gradient",
+            cls="BasicBlock", strategy=block("BasicBlock", tv.BasicBlock,
+                                             identity=False, training=True),
+            max_examples={"quick": 3, "thorough": 8}),
+        ParamCountCheck(
+            "bottleneck_params", "Bottleneck has torchvision's parameter count",
+            cls="Bottleneck", strategy=bottleneck, max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "bottleneck_function", "Bottleneck computes torchvision's Bottleneck",
+            cls="Bottleneck", strategy=bottleneck, max_examples={"quick": 12, "thorough": 30}),
+        ZeroGammaCheck(
+            "bottleneck_zero_gamma", "A Bottleneck whose last BatchNorm is zero is relu(x)",
+            cls="Bottleneck",
+            strategy=block("Bottleneck", tv.Bottleneck, bottleneck=True, identity=True),
+            max_examples={"quick": 5, "thorough": 15}),
+        SameFunctionCheck(
+            "resnext_block_function", "Bottleneck with groups and base_width is the ResNeXt block",
+            cls="Bottleneck", strategy=grouped, max_examples={"quick": 12, "thorough": 30}),
         # --- the networks
-        ModuleCheck("resnet_params", "ResNet-18, -34 and -50 have torchvision's parameter counts",
-                    cls="ResNet", kind="params",
-                    examples=[net("resnet18"), net("resnet34"), net("resnet50")]),
-        ModuleCheck("resnet_shapes", "ResNet gives (N, num_classes) wherever torchvision does",
-                    cls="ResNet", strategy=S.st.one_of(*(shapes_of(n) for n in
-                                                          ("resnet18", "resnet50"))),
-                    kind="shapes", max_examples={"quick": 8, "thorough": 20}),
-        ModuleCheck("resnet18_function", "ResNet-18 computes torchvision's resnet18",
-                    cls="ResNet", kind="function", examples=[net("resnet18"),
-                                                             net("resnet18", (2, 3, 40, 56))]),
-        ModuleCheck("resnet_function", "ResNet-34 and ResNet-50 compute torchvision's",
-                    cls="ResNet", kind="function",
-                    examples=[net("resnet34"), net("resnet50", num_classes=10)]),
-        ModuleCheck("resnet_gradients", "Every ResNet-18 parameter gets a gradient",
-                    cls="ResNet", kind="gradients", examples=[net("resnet18", (2, 3, 32, 32))]),
-        ModuleCheck("resnext50_params", "ResNeXt50_32x4d has torchvision's parameter count",
-                    cls="ResNeXt50_32x4d", kind="params", examples=[net("resnext50_32x4d")]),
-        ModuleCheck("resnext50_function", "ResNeXt50_32x4d computes torchvision's",
-                    cls="ResNeXt50_32x4d", kind="function",
-                    examples=[net("resnext50_32x4d"), net("resnext50_32x4d", (1, 3, 64, 48),
-                                                          num_classes=7)]),
+        ParamCountCheck(
+            "resnet_params", "ResNet-18, -34 and -50 have torchvision's parameter counts",
+            cls="ResNet", examples=[net("resnet18"), net("resnet34"), net("resnet50")]),
+        OutputShapeCheck(
+            "resnet_shapes", "ResNet gives (N, num_classes) wherever torchvision does",
+            cls="ResNet", strategy=S.st.one_of(*(shapes_of(n) for n in ("resnet18", "resnet50"))),
+            max_examples={"quick": 8, "thorough": 20}),
+        SameFunctionCheck(
+            "resnet18_function", "ResNet-18 computes torchvision's resnet18",
+            cls="ResNet", examples=[net("resnet18"), net("resnet18", (2, 3, 40, 56))]),
+        SameFunctionCheck(
+            "resnet_function", "ResNet-34 and ResNet-50 compute torchvision's",
+            cls="ResNet", examples=[net("resnet34"), net("resnet50", num_classes=10)]),
+        GradientFlowCheck(
+            "resnet_gradients", "Every ResNet-18 parameter gets a gradient",
+            cls="ResNet", examples=[net("resnet18", (2, 3, 32, 32))]),
+        ParamCountCheck(
+            "resnext50_params", "ResNeXt50_32x4d has torchvision's parameter count",
+            cls="ResNeXt50_32x4d", examples=[net("resnext50_32x4d")]),
+        SameFunctionCheck(
+            "resnext50_function", "ResNeXt50_32x4d computes torchvision's",
+            cls="ResNeXt50_32x4d",
+            examples=[net("resnext50_32x4d"),
+                      net("resnext50_32x4d", (1, 3, 64, 48), num_classes=7)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_resnet", "Quiz: residual units, bottleneck weights and map sizes",

@@ -57,8 +57,10 @@ def build():
     from torchvision.models import densenet as tv
 
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
-    from ..references import ModuleCase
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (GradientFlowCheck, OutputPropertyCheck, OutputShapeCheck,
+                                 ParamCountCheck, SameFunctionCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     def densenet(args=(), input_shape=(1, 3, 32, 32), **kwargs):
@@ -85,68 +87,73 @@ def build():
     return ProblemSet("ps06_densenet_dpn", "densenet_dpn.ipynb", rules=MODELS_BY_HAND,
                       call_timeout=60.0, memory_mb=8192, checks=[
         # --- DenseNet's parts
-        ModuleCheck("dense_layer_function", "DenseLayer computes torchvision's _DenseLayer",
-                    cls="DenseLayer", strategy=S.dense_layer_cases(tv._DenseLayer),
-                    kind="function", property="BN-ReLU-conv1x1 to bn_size*k, BN-ReLU-conv3x3 to k",
-                    max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("dense_block_keeps_input",
-                    "DenseBlock concatenates: its input comes out unchanged, plus k maps per layer",
-                    cls="DenseBlock", strategy=S.dense_block_cases(tv._DenseBlock),
-                    kind="property", judge=_keeps_input,
-                    max_examples={"quick": 8, "thorough": 25}),
-        ModuleCheck("dense_block_function", "DenseBlock computes torchvision's _DenseBlock",
-                    cls="DenseBlock", strategy=S.dense_block_cases(tv._DenseBlock),
-                    kind="function", max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("transition_function", "Transition computes torchvision's _Transition",
-                    cls="Transition", strategy=S.transition_cases(tv._Transition),
-                    kind="function", max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "dense_layer_function", "DenseLayer computes torchvision's _DenseLayer",
+            cls="DenseLayer", strategy=S.dense_layer_cases(tv._DenseLayer),
+            max_examples={"quick": 10, "thorough": 30}),
+        OutputPropertyCheck(
+            "dense_block_keeps_input",
+            "DenseBlock concatenates: its input comes out unchanged, plus k maps per layer",
+            cls="DenseBlock", strategy=S.dense_block_cases(tv._DenseBlock), judge=_keeps_input,
+            max_examples={"quick": 8, "thorough": 25}),
+        SameFunctionCheck(
+            "dense_block_function", "DenseBlock computes torchvision's _DenseBlock",
+            cls="DenseBlock", strategy=S.dense_block_cases(tv._DenseBlock),
+            max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "transition_function", "Transition computes torchvision's _Transition",
+            cls="Transition", strategy=S.transition_cases(tv._Transition),
+            max_examples={"quick": 10, "thorough": 30}),
         # --- DenseNet
-        ModuleCheck("densenet_params",
-                    "DenseNet() is DenseNet-121; other configurations match torchvision too",
-                    cls="DenseNet", kind="params",
-                    examples=[ModuleCase("DenseNet", (), (), (), tv_net("densenet121"),
-                                         "torchvision.models.densenet121"),
-                              ModuleCase("DenseNet", (32, (6, 12, 32, 32), 64), (), (),
-                                         tv_net("densenet169"), "torchvision.models.densenet169"),
-                              ModuleCase("DenseNet", (48, (6, 12, 36, 24), 96), (), (),
-                                         tv_net("densenet161"), "torchvision.models.densenet161")]),
-        ModuleCheck("densenet_shapes", "DenseNet gives (N, num_classes) wherever torchvision does",
-                    cls="DenseNet",
-                    strategy=S.network_input_cases(
-                        "DenseNet", (), {}, functools.partial(torchvision.models.densenet121,
-                                                              weights=None),
-                        "torchvision.models.densenet121", sizes=(8, 200)),
-                    kind="shapes", max_examples={"quick": 3, "thorough": 6}),
-        ModuleCheck("densenet_function", "DenseNet computes torchvision's, small and 121",
-                    cls="DenseNet", kind="function",
-                    examples=[densenet(small[0], small[1], num_classes=10),
-                              densenet((), (1, 3, 32, 32)),
-                              densenet((), (1, 3, 48, 40), num_classes=7)]),
-        ModuleCheck("densenet_gradients", "Every DenseNet parameter gets a gradient",
-                    cls="DenseNet", kind="gradients",
-                    examples=[densenet(small[0], small[1], num_classes=10)]),
+        ParamCountCheck(
+            "densenet_params",
+            "DenseNet() is DenseNet-121; other configurations match torchvision too",
+            cls="DenseNet",
+            examples=[ModuleCase("DenseNet", (), (), (), tv_net("densenet121"),
+                                 "torchvision.models.densenet121"),
+                      ModuleCase("DenseNet", (32, (6, 12, 32, 32), 64), (), (),
+                                 tv_net("densenet169"), "torchvision.models.densenet169"),
+                      ModuleCase("DenseNet", (48, (6, 12, 36, 24), 96), (), (),
+                                 tv_net("densenet161"), "torchvision.models.densenet161")]),
+        OutputShapeCheck(
+            "densenet_shapes", "DenseNet gives (N, num_classes) wherever torchvision does",
+            cls="DenseNet",
+            strategy=S.network_input_cases(
+                "DenseNet", (), {}, functools.partial(torchvision.models.densenet121,
+                                                      weights=None),
+                "torchvision.models.densenet121", sizes=(8, 200)),
+            max_examples={"quick": 3, "thorough": 6}),
+        SameFunctionCheck(
+            "densenet_function", "DenseNet computes torchvision's, small and 121",
+            cls="DenseNet", examples=[densenet(small[0], small[1], num_classes=10),
+                                      densenet((), (1, 3, 32, 32)),
+                                      densenet((), (1, 3, 48, 40), num_classes=7)]),
+        GradientFlowCheck(
+            "densenet_gradients", "Every DenseNet parameter gets a gradient",
+            cls="DenseNet", examples=[densenet(small[0], small[1], num_classes=10)]),
         # --- DPN
-        ModuleCheck("dual_path_block_function", "DualPathBlock computes timm's DualPathBlock",
-                    cls="DualPathBlock", strategy=S.dual_path_cases(timm_dpn.DualPathBlock),
-                    kind="function", property="normal, proj and down blocks, grouped 3x3",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("dual_path_keeps_dense_path",
-                    "A DualPathBlock passes its old dense features on unchanged",
-                    cls="DualPathBlock",
-                    strategy=S.dual_path_cases(timm_dpn.DualPathBlock, block_type="normal"),
-                    kind="property", judge=_keeps_dense_path,
-                    max_examples={"quick": 8, "thorough": 25}),
-        ModuleCheck("dpn68_params", "DPN68 has timm's dpn68 parameter count", cls="DPN68",
-                    kind="params", examples=[dpn68()]),
-        ModuleCheck("dpn68_shapes", "DPN68 gives (N, num_classes) wherever timm's does",
-                    cls="DPN68",
-                    strategy=S.network_input_cases(
-                        "DPN68", (), {}, functools.partial(timm.create_model, "dpn68"),
-                        "timm dpn68", sizes=(8, 200)),
-                    kind="shapes", max_examples={"quick": 3, "thorough": 6}),
-        ModuleCheck("dpn68_function", "DPN68 computes timm's dpn68", cls="DPN68",
-                    kind="function",
-                    examples=[dpn68(), dpn68((2, 3, 40, 56), num_classes=10)]),
+        SameFunctionCheck(
+            "dual_path_block_function", "DualPathBlock computes timm's DualPathBlock",
+            cls="DualPathBlock", strategy=S.dual_path_cases(timm_dpn.DualPathBlock),
+            max_examples={"quick": 12, "thorough": 30}),
+        OutputPropertyCheck(
+            "dual_path_keeps_dense_path",
+            "A DualPathBlock passes its old dense features on unchanged",
+            cls="DualPathBlock",
+            strategy=S.dual_path_cases(timm_dpn.DualPathBlock, block_type="normal"),
+            judge=_keeps_dense_path, max_examples={"quick": 8, "thorough": 25}),
+        ParamCountCheck(
+            "dpn68_params", "DPN68 has timm's dpn68 parameter count",
+            cls="DPN68", examples=[dpn68()]),
+        OutputShapeCheck(
+            "dpn68_shapes", "DPN68 gives (N, num_classes) wherever timm's does",
+            cls="DPN68", strategy=S.network_input_cases(
+                "DPN68", (), {}, functools.partial(timm.create_model, "dpn68"), "timm dpn68",
+                sizes=(8, 200)),
+            max_examples={"quick": 3, "thorough": 6}),
+        SameFunctionCheck(
+            "dpn68_function", "DPN68 computes timm's dpn68",
+            cls="DPN68", examples=[dpn68(), dpn68((2, 3, 40, 56), num_classes=10)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_densenet", "Quiz: channels, layers and connections of DenseNet and DPN",

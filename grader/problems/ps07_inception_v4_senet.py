@@ -75,8 +75,10 @@ def build():
     from timm.models.senet import SEModule
 
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
-    from ..references import ModuleCase
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (OutputPropertyCheck, OutputShapeCheck, ParamCountCheck,
+                                 SameFunctionCheck, ZeroGammaCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     def timm_net(cls, name, input_shape=(1, 3, 32, 32), **kwargs):
@@ -88,68 +90,65 @@ def build():
         return S.network_input_cases(cls, (), {}, functools.partial(timm.create_model, name),
                                      f"timm {name}", sizes=sizes)
 
-    def block_check(check_id, cls, note):
+    def block_check(check_id, cls):
         channels, min_size = BLOCKS[cls]
-        return ModuleCheck(
+        return SameFunctionCheck(
             check_id, f"{cls} computes timm's {cls}", cls=cls,
             strategy=S.fixed_block_cases(cls, S.bound(functools.partial(_inception_block, cls)),
                                          f"timm.models.inception_v4.{cls}", channels, min_size),
-            kind="function", property=note, max_examples={"quick": 2, "thorough": 5})
+            max_examples={"quick": 2, "thorough": 5})
 
     return ProblemSet("ps07_inception_v4_senet", "inception_v4_senet.ipynb",
                       rules=MODELS_BY_HAND, call_timeout=60.0, memory_mb=8192, checks=[
         # --- squeeze and excitation
-        ModuleCheck("se_block_function", "SEBlock computes timm's SEModule", cls="SEBlock",
-                    strategy=S.se_block_cases(SEModule), kind="function",
-                    property="squeeze by the mean, excite by FC-ReLU-FC-sigmoid, rescale",
-                    max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("se_block_rescales",
-                    "An SEBlock multiplies each channel by one factor in (0, 1)", cls="SEBlock",
-                    strategy=S.se_block_cases(SEModule), kind="property",
-                    judge=_rescales_channels, max_examples={"quick": 8, "thorough": 25}),
-        ModuleCheck("se_bottleneck_function",
-                    "SEBottleneck computes timm's SE-ResNet bottleneck", cls="SEBottleneck",
-                    strategy=S.se_bottleneck_cases(_se_bottleneck), kind="function",
-                    property="SE on the residual branch, before the addition; stride on conv1",
-                    max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("se_bottleneck_zero_gamma",
-                    "An SEBottleneck whose last BatchNorm is zero is relu(x)", cls="SEBottleneck",
-                    strategy=S.se_bottleneck_cases(_se_bottleneck, identity=True),
-                    kind="zero_gamma", max_examples={"quick": 4, "thorough": 12}),
-        ModuleCheck("se_resnet50_params", "SEResNet50 has timm's legacy_seresnet50 count",
-                    cls="SEResNet50", kind="params",
-                    examples=[timm_net("SEResNet50", "legacy_seresnet50")]),
-        ModuleCheck("se_resnet50_shapes", "SEResNet50 gives (N, num_classes) wherever timm does",
-                    cls="SEResNet50", strategy=shapes_of("SEResNet50", "legacy_seresnet50",
-                                                         (8, 200)),
-                    kind="shapes", max_examples={"quick": 3, "thorough": 6}),
-        ModuleCheck("se_resnet50_function", "SEResNet50 computes timm's legacy_seresnet50",
-                    cls="SEResNet50", kind="function",
-                    examples=[timm_net("SEResNet50", "legacy_seresnet50"),
-                              timm_net("SEResNet50", "legacy_seresnet50", (2, 3, 40, 54),
-                                       num_classes=10)]),
+        SameFunctionCheck(
+            "se_block_function", "SEBlock computes timm's SEModule",
+            cls="SEBlock", strategy=S.se_block_cases(SEModule),
+            max_examples={"quick": 10, "thorough": 30}),
+        OutputPropertyCheck(
+            "se_block_rescales", "An SEBlock multiplies each channel by one factor in (0, 1)",
+            cls="SEBlock", strategy=S.se_block_cases(SEModule), judge=_rescales_channels,
+            max_examples={"quick": 8, "thorough": 25}),
+        SameFunctionCheck(
+            "se_bottleneck_function", "SEBottleneck computes timm's SE-ResNet bottleneck",
+            cls="SEBottleneck", strategy=S.se_bottleneck_cases(_se_bottleneck),
+            max_examples={"quick": 10, "thorough": 30}),
+        ZeroGammaCheck(
+            "se_bottleneck_zero_gamma", "An SEBottleneck whose last BatchNorm is zero is relu(x)",
+            cls="SEBottleneck", strategy=S.se_bottleneck_cases(_se_bottleneck, identity=True),
+            max_examples={"quick": 4, "thorough": 12}),
+        ParamCountCheck(
+            "se_resnet50_params", "SEResNet50 has timm's legacy_seresnet50 count",
+            cls="SEResNet50", examples=[timm_net("SEResNet50", "legacy_seresnet50")]),
+        OutputShapeCheck(
+            "se_resnet50_shapes", "SEResNet50 gives (N, num_classes) wherever timm does",
+            cls="SEResNet50", strategy=shapes_of("SEResNet50", "legacy_seresnet50",
+                                                 (8, 200)),
+            max_examples={"quick": 3, "thorough": 6}),
+        SameFunctionCheck(
+            "se_resnet50_function", "SEResNet50 computes timm's legacy_seresnet50",
+            cls="SEResNet50", examples=[timm_net("SEResNet50", "legacy_seresnet50"),
+                                        timm_net("SEResNet50", "legacy_seresnet50", (2, 3, 40, 54),
+                                                 num_classes=10)]),
         # --- Inception-v4
-        block_check("inception_a_function", "InceptionA",
-                    "four branches: 1x1, 3x3, two 3x3, avg-pool + 1x1"),
-        block_check("reduction_a_function", "ReductionA",
-                    "35 -> 17: strided 3x3, 1x1-3x3-strided 3x3, max pool"),
-        block_check("inception_b_function", "InceptionB", "factorised 1x7 and 7x1 convolutions"),
-        block_check("reduction_b_function", "ReductionB",
-                    "17 -> 8: two strided branches and max pool"),
-        block_check("inception_c_function", "InceptionC",
-                    "branches that split into parallel 1x3 and 3x1"),
-        ModuleCheck("inception_v4_params", "InceptionV4 has timm's inception_v4 count",
-                    cls="InceptionV4", kind="params",
-                    examples=[timm_net("InceptionV4", "inception_v4", (1, 3, 75, 75))]),
-        ModuleCheck("inception_v4_shapes", "InceptionV4 gives (N, num_classes) wherever timm does",
-                    cls="InceptionV4", strategy=shapes_of("InceptionV4", "inception_v4",
-                                                          (72, 320)),
-                    kind="shapes", max_examples={"quick": 2, "thorough": 4}),
-        ModuleCheck("inception_v4_function", "InceptionV4 computes timm's inception_v4",
-                    cls="InceptionV4", kind="function",
-                    examples=[timm_net("InceptionV4", "inception_v4", (1, 3, 75, 75)),
-                              timm_net("InceptionV4", "inception_v4", (1, 3, 91, 77),
-                                       num_classes=7)]),
+        block_check("inception_a_function", "InceptionA"),
+        block_check("reduction_a_function", "ReductionA"),
+        block_check("inception_b_function", "InceptionB"),
+        block_check("reduction_b_function", "ReductionB"),
+        block_check("inception_c_function", "InceptionC"),
+        ParamCountCheck(
+            "inception_v4_params", "InceptionV4 has timm's inception_v4 count",
+            cls="InceptionV4", examples=[timm_net("InceptionV4", "inception_v4", (1, 3, 75, 75))]),
+        OutputShapeCheck(
+            "inception_v4_shapes", "InceptionV4 gives (N, num_classes) wherever timm does",
+            cls="InceptionV4", strategy=shapes_of("InceptionV4", "inception_v4",
+                                                  (72, 320)),
+            max_examples={"quick": 2, "thorough": 4}),
+        SameFunctionCheck(
+            "inception_v4_function", "InceptionV4 computes timm's inception_v4",
+            cls="InceptionV4", examples=[timm_net("InceptionV4", "inception_v4", (1, 3, 75, 75)),
+                                         timm_net("InceptionV4", "inception_v4", (1, 3, 91, 77),
+                                                  num_classes=7)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_inception_senet", "Quiz: SE parameters, Inception-v4 sizes and blocks",

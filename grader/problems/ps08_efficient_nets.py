@@ -77,8 +77,10 @@ def build():
     from torchvision.models import mobilenetv2, shufflenetv2
 
     from .. import strategies as S
-    from ..checks import ModuleCheck, ProblemSet, ValueCheck
-    from ..references import ModuleCase
+    from ..cases import ModuleCase
+    from ..checks import ProblemSet, ValueCheck
+    from ..module_checks import (GradientFlowCheck, OutputPropertyCheck, OutputShapeCheck,
+                                 ParamCountCheck, SameFunctionCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     # Not ``from timm.models import xception``: that name is a deprecated model function.
@@ -119,89 +121,85 @@ def build():
     return ProblemSet("ps08_efficient_nets", "efficient_nets.ipynb", rules=MODELS_BY_HAND,
                       call_timeout=60.0, memory_mb=8192, checks=[
         # --- Xception
-        ModuleCheck("separable_conv_params",
-                    "SeparableConv2d has timm's parameter count: one k x k filter per channel",
-                    cls="SeparableConv2d",
-                    strategy=S.separable_conv_cases(timm_xception.SeparableConv2d),
-                    kind="params", max_examples={"quick": 10, "thorough": 30}),
-        ModuleCheck("separable_conv_function", "SeparableConv2d computes timm's",
-                    cls="SeparableConv2d",
-                    strategy=S.separable_conv_cases(timm_xception.SeparableConv2d),
-                    kind="function", property="depthwise k x k, then pointwise 1x1, nothing "
-                                              "in between", max_examples={"quick": 10,
-                                                                          "thorough": 30}),
-        ModuleCheck("xception_block_function", "XceptionBlock computes timm's Block",
-                    cls="XceptionBlock", strategy=S.xception_block_cases(timm_xception.Block),
-                    kind="function", property="ReLU-SeparableConv-BN units, max pooling when "
-                                              "strided, identity or 1x1 shortcut",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("xception_params", "Xception has timm's legacy_xception parameter count",
-                    cls="Xception", kind="params",
-                    examples=[xception(), xception(num_classes=10)]),
-        ModuleCheck("xception_shapes", "Xception gives (N, num_classes) wherever timm's does",
-                    cls="Xception",
-                    strategy=shapes_of("Xception", (), timm_model("legacy_xception"),
-                                       "timm legacy_xception", (7, 320)),
-                    kind="shapes", max_examples={"quick": 4, "thorough": 10}),
-        ModuleCheck("xception_function", "Xception computes timm's legacy_xception",
-                    cls="Xception", kind="function",
-                    examples=[xception((1, 3, 36, 33), num_classes=10)]),
+        ParamCountCheck(
+            "separable_conv_params",
+            "SeparableConv2d has timm's parameter count: one k x k filter per channel",
+            cls="SeparableConv2d", strategy=S.separable_conv_cases(timm_xception.SeparableConv2d),
+            max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "separable_conv_function", "SeparableConv2d computes timm's",
+            cls="SeparableConv2d", strategy=S.separable_conv_cases(timm_xception.SeparableConv2d),
+            max_examples={"quick": 10, "thorough": 30}),
+        SameFunctionCheck(
+            "xception_block_function", "XceptionBlock computes timm's Block",
+            cls="XceptionBlock", strategy=S.xception_block_cases(timm_xception.Block),
+            max_examples={"quick": 12, "thorough": 30}),
+        ParamCountCheck(
+            "xception_params", "Xception has timm's legacy_xception parameter count",
+            cls="Xception", examples=[xception(), xception(num_classes=10)]),
+        OutputShapeCheck(
+            "xception_shapes", "Xception gives (N, num_classes) wherever timm's does",
+            cls="Xception", strategy=shapes_of("Xception", (), timm_model("legacy_xception"),
+                                               "timm legacy_xception", (7, 320)),
+            max_examples={"quick": 4, "thorough": 10}),
+        SameFunctionCheck(
+            "xception_function", "Xception computes timm's legacy_xception",
+            cls="Xception", examples=[xception((1, 3, 36, 33), num_classes=10)]),
         # --- MobileNet v1
-        ModuleCheck("mobilenet_v1_params", "MobileNetV1 has timm's mobilenetv1_100 parameter "
-                    "count", cls="MobileNetV1", kind="params",
-                    examples=[mobilenet_v1(), mobilenet_v1(num_classes=10)]),
-        ModuleCheck("mobilenet_v1_function", "MobileNetV1 computes timm's mobilenetv1_100",
-                    cls="MobileNetV1", kind="function",
-                    examples=[mobilenet_v1((1, 3, 32, 32)),
-                              mobilenet_v1((2, 3, 24, 40), num_classes=7)]),
+        ParamCountCheck(
+            "mobilenet_v1_params", "MobileNetV1 has timm's mobilenetv1_100 parameter count",
+            cls="MobileNetV1", examples=[mobilenet_v1(), mobilenet_v1(num_classes=10)]),
+        SameFunctionCheck(
+            "mobilenet_v1_function", "MobileNetV1 computes timm's mobilenetv1_100",
+            cls="MobileNetV1", examples=[mobilenet_v1((1, 3, 32, 32)),
+                                         mobilenet_v1((2, 3, 24, 40), num_classes=7)]),
         # --- MobileNet v2
-        ModuleCheck("inverted_residual_function",
-                    "InvertedResidual computes torchvision's", cls="InvertedResidual",
-                    strategy=S.inverted_residual_cases(mobilenetv2.InvertedResidual),
-                    kind="function", property="expand 1x1, depthwise 3x3, linear 1x1 "
-                                              "projection; residual when stride 1 and inp == oup",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("inverted_residual_linear_bottleneck",
-                    "InvertedResidual has no ReLU after its projection (linear bottleneck)",
-                    cls="InvertedResidual",
-                    strategy=S.inverted_residual_cases(mobilenetv2.InvertedResidual, wide=True),
-                    kind="property", judge=_projection_is_linear,
-                    max_examples={"quick": 6, "thorough": 15}),
-        ModuleCheck("mobilenet_v2_params",
-                    "MobileNetV2 has torchvision's parameter count, for any width_mult",
-                    cls="MobileNetV2", kind="params",
-                    examples=[mobilenet_v2(), mobilenet_v2(width_mult=0.75),
-                              mobilenet_v2(width_mult=1.4, num_classes=10)]),
-        ModuleCheck("mobilenet_v2_function", "MobileNetV2 computes torchvision's",
-                    cls="MobileNetV2", kind="function",
-                    examples=[mobilenet_v2((1, 3, 32, 32)),
-                              mobilenet_v2((1, 3, 40, 28), width_mult=0.5, num_classes=10)]),
+        SameFunctionCheck(
+            "inverted_residual_function", "InvertedResidual computes torchvision's",
+            cls="InvertedResidual",
+            strategy=S.inverted_residual_cases(mobilenetv2.InvertedResidual),
+            max_examples={"quick": 12, "thorough": 30}),
+        OutputPropertyCheck(
+            "inverted_residual_linear_bottleneck",
+            "InvertedResidual has no ReLU after its projection (linear bottleneck)",
+            cls="InvertedResidual",
+            strategy=S.inverted_residual_cases(mobilenetv2.InvertedResidual, wide=True),
+            judge=_projection_is_linear, max_examples={"quick": 6, "thorough": 15}),
+        ParamCountCheck(
+            "mobilenet_v2_params",
+            "MobileNetV2 has torchvision's parameter count, for any width_mult",
+            cls="MobileNetV2", examples=[mobilenet_v2(), mobilenet_v2(width_mult=0.75),
+                                         mobilenet_v2(width_mult=1.4, num_classes=10)]),
+        SameFunctionCheck(
+            "mobilenet_v2_function", "MobileNetV2 computes torchvision's",
+            cls="MobileNetV2",
+            examples=[mobilenet_v2((1, 3, 32, 32)),
+                      mobilenet_v2((1, 3, 40, 28), width_mult=0.5, num_classes=10)]),
         # --- ShuffleNet v2
-        ModuleCheck("shuffle_block_function",
-                    "ShuffleV2Block computes torchvision's shufflenetv2.InvertedResidual",
-                    cls="ShuffleV2Block",
-                    strategy=S.shuffle_block_cases(shufflenetv2.InvertedResidual),
-                    kind="function", property="channel split or two branches, concatenation, "
-                                              "channel shuffle with 2 groups",
-                    max_examples={"quick": 12, "thorough": 30}),
-        ModuleCheck("shuffle_block_keeps_half",
-                    "A ShuffleV2Block of stride 1 passes half its channels on untouched",
-                    cls="ShuffleV2Block",
-                    strategy=S.shuffle_block_cases(shufflenetv2.InvertedResidual, stride=1),
-                    kind="property", judge=_keeps_half,
-                    max_examples={"quick": 8, "thorough": 20}),
-        ModuleCheck("shufflenet_params",
-                    "ShuffleNetV2 x1.0 and x0.5 have torchvision's parameter counts",
-                    cls="ShuffleNetV2", kind="params",
-                    examples=[shufflenet(), shufflenet("shufflenet_v2_x0_5", num_classes=10)]),
-        ModuleCheck("shufflenet_function", "ShuffleNetV2 computes torchvision's x1.0 and x0.5",
-                    cls="ShuffleNetV2", kind="function",
-                    examples=[shufflenet(input_shape=(1, 3, 32, 32)),
-                              shufflenet("shufflenet_v2_x0_5", (2, 3, 40, 48), num_classes=10)]),
-        ModuleCheck("shufflenet_gradients", "Every ShuffleNetV2 parameter gets a gradient",
-                    cls="ShuffleNetV2", kind="gradients",
-                    examples=[shufflenet("shufflenet_v2_x0_5", (2, 3, 64, 64),
-                                         num_classes=10)]),
+        SameFunctionCheck(
+            "shuffle_block_function",
+            "ShuffleV2Block computes torchvision's shufflenetv2.InvertedResidual",
+            cls="ShuffleV2Block", strategy=S.shuffle_block_cases(shufflenetv2.InvertedResidual),
+            max_examples={"quick": 12, "thorough": 30}),
+        OutputPropertyCheck(
+            "shuffle_block_keeps_half",
+            "A ShuffleV2Block of stride 1 passes half its channels on untouched",
+            cls="ShuffleV2Block",
+            strategy=S.shuffle_block_cases(shufflenetv2.InvertedResidual, stride=1),
+            judge=_keeps_half, max_examples={"quick": 8, "thorough": 20}),
+        ParamCountCheck(
+            "shufflenet_params", "ShuffleNetV2 x1.0 and x0.5 have torchvision's parameter counts",
+            cls="ShuffleNetV2",
+            examples=[shufflenet(), shufflenet("shufflenet_v2_x0_5", num_classes=10)]),
+        SameFunctionCheck(
+            "shufflenet_function", "ShuffleNetV2 computes torchvision's x1.0 and x0.5",
+            cls="ShuffleNetV2",
+            examples=[shufflenet(input_shape=(1, 3, 32, 32)),
+                      shufflenet("shufflenet_v2_x0_5", (2, 3, 40, 48), num_classes=10)]),
+        GradientFlowCheck(
+            "shufflenet_gradients", "Every ShuffleNetV2 parameter gets a gradient",
+            cls="ShuffleNetV2", examples=[shufflenet("shufflenet_v2_x0_5", (2, 3, 64, 64),
+                                                     num_classes=10)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_efficient", "Quiz: the cost of separable convolutions, widths and repeats",

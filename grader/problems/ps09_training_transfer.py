@@ -127,7 +127,7 @@ def _reference(case):
     """The probe's report for the reference idioms on ``case`` (cached per grading process)."""
     from .. import probes
     from .. import references as R
-    from ..strategies import LoaderCase
+    from ..cases import LoaderCase
 
     spec = case.spec()
     if isinstance(case, LoaderCase):
@@ -351,6 +351,7 @@ def _outcome(case, got) -> str | None:
 def build():
     """The problem set.  Built on first use: torch and Hypothesis load only then."""
     from .. import strategies as S
+    from ..cases import DropoutCase, HeadCase, LoaderCase, OutcomeCase
     from ..checks import ProbeCheck, ProblemSet, ValueCheck
     from ..shortcuts import Rules
 
@@ -363,7 +364,7 @@ def build():
         why="this problem set asks you to write these yourself: dropout from tensor operations, "
             "the loops and the transfer steps from PyTorch's own pieces",
         scoped=True)
-    D, L, H = S.DropoutCase, S.LoaderCase, S.HeadCase
+    D, L, H = DropoutCase, LoaderCase, HeadCase
     few = {"quick": 8, "thorough": 20}
     some = {"quick": 15, "thorough": 40}
 
@@ -417,7 +418,7 @@ def build():
                    examples=heads(True, True, real=True), max_examples=few, judge=_transfer),
         ProbeCheck("digits_accuracy", f"train_digits reaches {TARGET_ACCURACY:.0%} test accuracy "
                    "on the digits", functions=("train_digits",), probe="train_outcome",
-                   examples=[S.OutcomeCase(OUTCOME_EPOCHS)], judge=_outcome,
+                   examples=[OutcomeCase(OUTCOME_EPOCHS)], judge=_outcome,
                    timeout=OUTCOME_TIMEOUT),
         ValueCheck("quiz_training", "quiz: steps, flattened features, trainable parameters",
                    answers={"quiz_steps_per_epoch": lambda: math.ceil(1197 / 32),

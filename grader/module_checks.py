@@ -1,0 +1,180 @@
+"""Checks of a student's ``nn.Module`` class against a reference model, one class per property.
+
+A model cannot cross the process boundary, so each check sends a probe
+(``grader.probes``) that builds the student's class next to their code and
+reports plain data (a parameter table, an output, gradients), and compares it
+here with the same report on the reference.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+from hypothesis import reject
+
+from . import references as R
+from .checks import CaseCheck, Profile, _Abort, preflight, student_error
+from .comparisons import CheckFailed, compare_array
+from .sandbox import SandboxCrashed, SandboxTimeout
+from .target import Target
+
+
+def _layer_diff(mine: list, theirs: list, limit: int = 6) -> str:
+    """The per-layer parameter counts of both models from the first layer that differs."""
+    i = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a[1:] != b[1:]),
+             min(len(mine), len(theirs)))
+    rows = [f"  {'#':>3}  {'your layer':<28} {'params':>12}   {'reference layer':<28} "
+            f"{'params':>12}"]
+    for j in range(i, min(max(len(mine), len(theirs)), i + limit)):
+        a = mine[j] if j < len(mine) else ["(none)", "", 0]
+        b = theirs[j] if j < len(theirs) else ["(none)", "", 0]
+        rows.append(f"  {j:>3}  {(a[0] + ' ' + a[1]).strip():<28.28} {a[2]:>12,}   "
+                    f"{(b[0] + ' ' + b[1]).strip():<28.28} {b[2]:>12,}")
+    return "Layers with parameters, in order, from the first that differs:\n" + "\n".join(rows)
+
+
+def _first_layer_off(mine: list, theirs: list) -> str:
+    """Name the first reference layer (in the order it runs) whose output the student's lacks."""
+    def same(a, b):
+        return a[2] == b[2] and all(math.isclose(x, y, rel_tol=1e-7, abs_tol=1e-9)
+                                    for x, y in zip(a[3:], b[3:]))
+    for j, ref in enumerate(theirs):
+        if not any(same(m, ref) for m in mine):
+            if j == 0:
+                return (f"Already the first layer with weights (`{ref[0]}`, {ref[1]}) computes "
+                        "something else: look at it and at what comes before it.")
+            prev = theirs[j - 1]
+            return (f"The layers agree up to `{prev[0]}` ({prev[1]}); the output of `{ref[0]}` "
+                    f"({ref[1]}) already differs. Look at that layer and at what happens "
+                    "between the two (activations, pooling, a skipped or extra step).")
+    return ("Every layer with weights computes what the reference's does, so the difference "
+            "is in what happens after them or between them (activations, pooling, dropout, "
+            "additions, concatenation order).")
+
+
+@dataclasses.dataclass
+class ModuleCheck(CaseCheck):
+    """A student's ``nn.Module`` class against a reference model, on generated cases.
+
+    ``strategy`` draws ``grader.cases.ModuleCase``; each subclass checks one property
+    of the class it builds.
+    """
+    cls: str = ""
+
+    def _run(self, target: Target, profile: Profile) -> int:
+        preflight(target, self.cls)
+        return self._run_cases(target, profile, self.cls)
+
+    def _probe(self, target: Target, name: str, case, **spec):
+        try:
+            out = target.probe(name, {"ctor": case.ctor(), **spec})
+        except SandboxTimeout:
+            raise _Abort(f"`{case}` did not finish within {target.call_timeout:g} s.") from None
+        except SandboxCrashed as err:
+            raise CheckFailed(f"`{case}` crashed the process running it: {err}.") from None
+        if out.missing:
+            raise _Abort(f"`{self.cls}` is not defined.")
+        if out.error is not None:
+            if out.error.type == "NameError" and out.error.message.startswith("`"):
+                # An argument the probe looks up (``cfgs``, ``BasicBlock``) was never defined.
+                errors = target.describe_cell_errors()
+                raise _Abort(f"Not defined yet: {out.error.message.split(' is ')[0]}, needed "
+                             f"for {case}." + (f"\n{errors}" if errors else ""))
+            raise CheckFailed(student_error(self.cls, out.error, f"While running {case}:"))
+        if isinstance(out.value, dict) and "mismatch" in out.value:
+            raise CheckFailed(f"{case}: {out.value['mismatch']}")
+        return out.value
+
+
+@dataclasses.dataclass
+class ParamCountCheck(ModuleCheck):
+    """The exact parameter count; a failure lists the per-layer counts from where they differ."""
+
+    def _one(self, target: Target, case) -> None:
+        got = self._probe(target, "structure", case)
+        want = R.model_structure(case.reference)
+        n_mine = sum(p[2] for p in got["params"])
+        n_ref = sum(p[2] for p in want["params"])
+        if n_mine != n_ref:
+            raise CheckFailed(
+                f"{case} has {n_mine:,} parameters; {case.reference_name} has {n_ref:,} "
+                f"({n_mine - n_ref:+,}).\n" + _layer_diff(got["layers"], want["layers"]))
+
+
+@dataclasses.dataclass
+class OutputShapeCheck(ModuleCheck):
+    """The output shape, for every input the reference accepts."""
+
+    def _one(self, target: Target, case) -> None:
+        want = R.model_output_shape(case.reference, case.input_shape)
+        if want is None:
+            reject()  # the reference refuses this input; nothing to compare
+        (got,) = self._probe(target, "output_shapes", case, input_shapes=[list(case.input_shape)])
+        if isinstance(got, dict):
+            raise CheckFailed(f"{case}: the reference gives an output of shape {want}, yours "
+                              f"raised {got['error']}")
+        if tuple(got) != want:
+            raise CheckFailed(f"{case}: your output has shape {tuple(got)}; "
+                              f"{case.reference_name} gives {want}.")
+
+
+@dataclasses.dataclass
+class SameFunctionCheck(ModuleCheck):
+    """The output in eval mode and float64, with the reference's (generated) weights copied
+    in, matched by ``state_dict`` name or by order; a failure names the first layer off."""
+
+    def _one(self, target: Target, case) -> None:
+        want, ref_rows = R.model_forward(case.reference, tuple(case.input_shape))
+        spec = R.model_structure(case.reference)["entries"]
+        got = self._probe(target, "forward", case, spec=spec, seed=0,
+                          x=R.model_input(case.input_shape))
+        context = (f"{case}, in eval mode and float64, with {case.reference_name}'s weights "
+                   "copied into yours.")
+        try:
+            compare_array(want, got["out"], context=context)
+        except CheckFailed as failure:
+            raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], ref_rows)}") from None
+
+
+@dataclasses.dataclass
+class ZeroGammaCheck(ModuleCheck):
+    """With its last BatchNorm zeroed, a residual block is ``relu(x)``."""
+
+    def _one(self, target: Target, case) -> None:
+        x = R.model_input(case.input_shape)
+        got = self._probe(target, "zero_last_norm", case, x=x)
+        compare_array(np.maximum(x, 0.0), got["out"], context=(
+            f"{case}, eval mode, with the scale and shift of its last BatchNorm set to zero: "
+            "the residual branch then adds nothing, so the block must return relu(x)."))
+
+
+@dataclasses.dataclass
+class GradientFlowCheck(ModuleCheck):
+    """Every parameter gets a gradient in a training step, and nothing is NaN or infinite."""
+
+    def _one(self, target: Target, case) -> None:
+        got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))
+        if got["stuck"]:
+            raise CheckFailed(f"{case}: these parameters get no gradient in a training step, so "
+                              "they never learn (are they used in forward?): "
+                              + ", ".join(f"`{n}`" for n in got["stuck"][:8]))
+        if not got["finite"]:
+            raise CheckFailed(f"{case}: the output or a gradient is NaN or infinite.")
+
+
+@dataclasses.dataclass
+class OutputPropertyCheck(ModuleCheck):
+    """``judge(case, x, y)`` holds for the output ``y`` of the student's model (its own
+    seeded initialisation, eval mode, float64) on the input ``x``; it returns what is
+    wrong, or None.  For properties that hold for any weights: an SE block only rescales
+    channels, a dense block keeps its input."""
+    judge: Callable = None
+
+    def _one(self, target: Target, case) -> None:
+        x = R.model_input(case.input_shape)
+        y = self._probe(target, "run", case, x=x)["out"]
+        problem = self.judge(case, x, y)
+        if problem:
+            raise CheckFailed(f"{case}, in eval mode and float64: {problem}")

@@ -1,0 +1,85 @@
+"""What the other strategy modules draw with: ``st`` (Hypothesis' strategies, memoized),
+float arrays, an int or an (h, w) pair, the smallest input a kernel fits, optional keywords."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from hypothesis import strategies as _st
+
+
+class _CachedStrategies:
+    """``st`` with memoized constructors.
+
+    Composite strategies build small strategies on every draw; Hypothesis
+    validates each new strategy object, which made generation several times
+    slower than the checks themselves.  Strategies are immutable, so reuse them.
+    """
+
+    def __getattr__(self, name):
+        ctor = getattr(_st, name)
+        if name in ("composite",):
+            return ctor
+        cached = functools.lru_cache(maxsize=None)(ctor)
+
+        def make(*args, **kwargs):
+            try:
+                return cached(*args, **kwargs)
+            except TypeError:  # unhashable arguments
+                return ctor(*args, **kwargs)
+        setattr(self, name, make)
+        return make
+
+
+st = _CachedStrategies()
+
+
+@st.composite
+def arrays(draw, shape) -> np.ndarray:
+    """A float64 array of ``shape`` with values in quarters from -10 to 10.
+
+    Quarters are exact in binary, so results print readably, and fractional,
+    so code that truncates to int fails.  Negatives matter: max pooling pads
+    with -inf, not 0, which only shows with negative inputs.
+
+    Values come from a NumPy generator seeded by Hypothesis rather than one
+    draw per element: element-wise drawing made generation and shrinking ten
+    times slower.  Shrinking still simplifies: towards a sparse array with few
+    nonzeros, then towards seed 0.
+    """
+    size = int(np.prod(shape))
+    sparse = not draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-40, 41, size) / 4
+    if sparse:
+        nonzero = draw(st.integers(0, size))
+        keep = np.zeros(size, dtype=bool)
+        keep[rng.permutation(size)[:nonzero]] = True
+        values[~keep] = 0.0
+    return values.reshape(shape)
+
+
+@functools.lru_cache(maxsize=None)
+def int_or_pair(lo: int, hi: int, *, pair: bool = True) -> _st.SearchStrategy:
+    """An int, or (when ``pair``) an (h, w) tuple, as PyTorch accepts both."""
+    single = st.integers(lo, hi)
+    if not pair:
+        return single
+    return st.one_of(single, st.tuples(single, single))
+
+
+def as_pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _min_size(eff_kernel: int, pad: int) -> int:
+    return max(1, eff_kernel - 2 * pad)
+
+
+def _options(draw, kw: dict, values) -> dict:
+    """Put ``(name, value, default)`` options into ``kw``; defaults only sometimes."""
+    for name, value, default in values:
+        if value != default or draw(st.booleans()):
+            kw[name] = value
+    return kw
