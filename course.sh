@@ -3,7 +3,8 @@
 # .venv with the course installed), so they work on a fresh clone:
 #
 #   ./course.sh demo   build the exercises, autograde the sample class, print the gradebook
-#   ./course.sh test   run the whole test suite
+#   ./course.sh test   run the whole test suite, one pytest-xdist worker per core
+#                      (-m "not slow": the fast tier; --update: rewrite the snapshots)
 #
 # Set PYTHON to choose the interpreter that creates .venv (default: python3).
 set -euo pipefail
@@ -37,7 +38,8 @@ case "${1:-}" in
     test)
         setup
         shift
-        exec python -m pytest "$@"
+        # tests/conftest.py decides which tests share a worker
+        exec python -m pytest -n auto "$@"
         ;;
     setup)
         setup

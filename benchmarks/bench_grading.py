@@ -26,14 +26,13 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from grader import notebook as nbio
+from grader.cli import course_args, make_course, nbgrader, subprocess_env
+from grader.device import describe_device
+from grader.runner import NotebookGrader
+from grader.submissions import Submission
 
-from grader import notebook as nbio  # noqa: E402
-from grader.cli import _env, course_args, make_course, nbgrader  # noqa: E402
-from grader.device import describe_device  # noqa: E402
-from grader.runner import NotebookGrader  # noqa: E402
-from grader.submissions import Submission  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PS = "ps01_convolution"
 
@@ -64,7 +63,7 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    os.environ["PATH"] = _env()["PATH"]
+    os.environ["PATH"] = subprocess_env()["PATH"]
     solution = nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")
     release = nbio.read(ROOT / "exercises" / PS / "convolution.ipynb")
     correct = Submission("x", "model solution").build(solution, release)

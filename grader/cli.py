@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import nbformat
 
 from . import gradebook, notebook as nbio
 from .problems import AVAILABLE
+from .sample_class import sample_class
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +32,9 @@ def _repo_root() -> Path:
     return ROOT
 
 
-def _env() -> dict:
-    # nbgrader runs `alembic` from PATH: make sure it is this environment's.
+def subprocess_env() -> dict:
+    """The environment for nbgrader and Jupyter subprocesses: nbgrader runs `alembic` and
+    `jupyter` from PATH, so this environment's come first."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("MPLBACKEND", "Agg")
@@ -43,7 +44,7 @@ def _env() -> dict:
 def nbgrader(*args, cwd: Path, show=None) -> subprocess.CompletedProcess:
     """Run an nbgrader command from ``cwd`` (where nbgrader_config.py is read)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=subprocess_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in proc.stdout:
@@ -98,17 +99,6 @@ def check_release() -> list[str]:
         return stale_files(fresh, root / "exercises")
 
 
-def _load_sample_class(ps: str):
-    root = _repo_root()
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    path = root / "tests" / "sample_class" / f"{ps}.py"
-    spec = importlib.util.spec_from_file_location(f"tests.sample_class.{ps}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.STUDENTS
-
-
 def make_course(course: Path, students_by_ps: dict) -> None:
     """A fresh nbgrader course folder whose submitted/ holds the given students."""
     root = _repo_root()
@@ -152,7 +142,7 @@ def demo(out: Path) -> int:
     _repo_root()
     start = time.monotonic()
     build()
-    students = {ps: _load_sample_class(ps) for ps in AVAILABLE}
+    students = {ps: sample_class(ps) for ps in AVAILABLE}
     make_course(out, students)
     n = sum(len(s) for s in students.values())
     print(f"\nautograding {n} sample submissions in {out} (one sandbox per notebook)", flush=True)

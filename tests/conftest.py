@@ -42,3 +42,60 @@ def ps01_solution():
 @pytest.fixture(scope="session")
 def ps01_release():
     return release("ps01_convolution")
+
+
+# --- snapshots (tests/catalog/snapshot.py) -----------------------------------------------
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update", action="store_true",
+                     help="rewrite tests/catalog/snapshots/ from what the tests measure")
+
+
+def _controller(config) -> bool:
+    return not hasattr(config, "workerinput")  # the main process, with or without xdist
+
+
+def pytest_sessionstart(session):
+    from tests.catalog import snapshot
+    if session.config.getoption("--update") and _controller(session.config):
+        snapshot.start_updates()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests.catalog import snapshot
+    if session.config.getoption("--update") and _controller(session.config):
+        for path in snapshot.merge_updates():
+            print(f"\nupdated {path}")
+
+
+@pytest.fixture(scope="session")
+def snapshot(pytestconfig):
+    from tests.catalog.snapshot import Snapshot
+    return Snapshot(pytestconfig.getoption("--update"))
+
+
+# --- pytest-xdist: which tests share a worker ----------------------------------------------
+
+#: modules whose tests share one expensive module-scoped fixture (the nbgrader course),
+#: so they run in one worker, first: they are the longest piece of work
+ONE_WORKER = ("tests/test_nbgrader_grading.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in ONE_WORKER)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Each test is its own unit of work, except the modules in ``ONE_WORKER``.
+
+    (`--dist loadgroup` with `xdist_group` marks would say this, but pytest 9.2 broke
+    it: pytest-xdist issue #1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::")[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return Scheduling(config, log)

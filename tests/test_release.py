@@ -14,6 +14,7 @@ from grader.problems import AVAILABLE
 from tests.conftest import ROOT, notebook_name, release, solution
 
 
+@pytest.mark.slow
 def test_exercises_are_not_stale():
     stale = check_release()
     assert not stale, ("exercises/ differs from `nbgrader generate_assignment` on solutions/: "
@@ -45,6 +46,7 @@ def _pytest(target, cwd):
                           text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_pytest_exercises_fails_with_not_implemented(tmp_path):
     proc = _pytest(ROOT / "exercises", cwd=tmp_path)  # any working directory
     assert proc.returncode == 1, proc.stdout[-3000:]
@@ -53,29 +55,32 @@ def test_pytest_exercises_fails_with_not_implemented(tmp_path):
 
 
 # The pytest and `nbgrader validate` paths are the same code for every problem set, and
-# every model solution is graded in full under nbgrader (the sample class's ada_complete):
-# one problem set of functions and one of models prove these paths.
+# every model solution is graded in full (the sample class's ada_complete, in
+# tests/test_catalog.py or under nbgrader): one problem set of functions and one of
+# models prove these paths.
 PATHS_PROVEN_ON = ("ps01_convolution", "ps05_resnet_resnext")
 # Problem set 9's checks run probes in the kernel (training, scoped tripwires): prove that too.
 KERNEL_PATHS_PROVEN_ON = PATHS_PROVEN_ON + ("ps09_training_transfer",)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ps", PATHS_PROVEN_ON)
 def test_pytest_solutions_passes(tmp_path, ps):
     proc = _pytest(ROOT / "solutions" / ps, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ps", KERNEL_PATHS_PROVEN_ON)
 def test_nbgrader_validate_accepts_a_correct_notebook(tmp_path, ps):
-    from grader.cli import _env
+    from grader.cli import subprocess_env
     from grader.submissions import Submission
     nb = Submission("v", "model solution").build(solution(ps), release(ps))
     name = notebook_name(ps)
     nbformat.write(nb, tmp_path / name)
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)  # as a student runs it, from the course
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", name],
-                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+                          cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=900)
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-3000:]
 
 

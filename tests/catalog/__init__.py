@@ -2,126 +2,121 @@
 
 Each module defines ``SOLUTION``, ``ANSWERS``, ``MUTANTS`` (wrong answers that
 must lose points) and ``ALTERNATIVES`` (other correct answers that must get
-full marks); ``tests/sample_class/<ps>.py`` defines the bundled class.
+full marks).  What each one scores is measured once, in process, with the full
+grader, and kept in ``snapshots/<ps>.json`` (see ``snapshot.py``).
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import importlib
 
+from grader import notebook as nbio
 from grader.problems import AVAILABLE
+from grader.runner import NotebookGrader
+from grader.sample_class import sample_class
+from grader.submissions import Submission
+
+from . import snapshot
+from tests.conftest import release, solution
+
+#: problem sets whose sample class is graded by the real `nbgrader autograde`
+#: (tests/test_nbgrader_grading.py); the others' sample classes are graded here
+NBGRADER_CLASSES = ("ps01_convolution", "ps09_training_transfer")
 
 
 def catalog(ps: str):
     return importlib.import_module(f"tests.catalog.{ps}")
 
 
-def sample_class(ps: str):
-    return importlib.import_module(f"tests.sample_class.{ps}")
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One submission of the catalog or the sample class, and what it must prove."""
+    ps: str
+    role: str  # "mutant" (loses points), "alternative" (full marks) or "student"
+    submission: Submission
+
+    @property
+    def name(self) -> str:
+        return self.submission.student
+
+    def answers(self) -> tuple:
+        """The answer cells as graded: submissions with equal answers are graded once."""
+        nb = self.submission.build(solution(self.ps), release(self.ps))
+        return tuple(nbio.answer_cells(nb))
 
 
-def cases(kind: str) -> list:
-    """``[(ps, submission), ...]`` for ``kind`` in MUTANTS / ALTERNATIVES / STUDENTS."""
-    out = []
-    for ps in AVAILABLE:
-        module = sample_class(ps) if kind == "STUDENTS" else catalog(ps)
-        out.extend((ps, s) for s in getattr(module, kind))
+def entries(ps: str) -> list[Entry]:
+    module = catalog(ps)
+    out = [Entry(ps, "mutant", m) for m in module.MUTANTS]
+    out += [Entry(ps, "alternative", a) for a in module.ALTERNATIVES]
+    if ps not in NBGRADER_CLASSES:
+        out += [Entry(ps, "student", s) for s in sample_class(ps)]
     return out
 
 
-def case_id(case) -> str:
-    ps, submission = case
-    return f"{ps[:4]}-{submission.student}"
+def graded_groups() -> list[list[Entry]]:
+    """Every entry of every problem set, grouped by identical answers."""
+    groups = []
+    for ps in AVAILABLE:
+        by_answers: dict[tuple, list[Entry]] = {}
+        for entry in entries(ps):
+            by_answers.setdefault(entry.answers(), []).append(entry)
+        groups.extend(by_answers.values())
+    return groups
+
+
+def as_autograded(ps: str, answers: tuple) -> nbio.nbformat.NotebookNode:
+    """The source notebook with the student's answer cells: what `nbgrader autograde`
+    grades (it restores every check cell, hidden tests included, from the source)."""
+    nb = copy.deepcopy(solution(ps))
+    by_id = dict(answers)
+    for cell in nb.cells:
+        gid = nbio.nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and gid in by_id:
+            cell.source = by_id[gid]
+    return nb
+
+
+def measure(ps: str, answers: tuple) -> dict:
+    """The check cells failed under nbgrader (all checks) and under pytest (public ones)."""
+    with NotebookGrader(as_autograded(ps, answers), explain=False) as grader:
+        failing = sorted(gid for gid, r in grader.grade_all().items() if not r.passed)
+        public = sorted(cell.grade_id for cell in nbio.grade_cells(release(ps))
+                        if not all(grader.run_check(c.check_id, c.profile).passed
+                                   for c in cell.calls))
+    return {"failing": failing, "failing_public": public}
+
+
+def failing(ps: str, name: str) -> frozenset:
+    return frozenset(snapshot.load(ps)[name]["failing"])
 
 
 def changed_cells(module, submission) -> frozenset:
     return frozenset(k for k, v in submission.answers.items() if module.ANSWERS.get(k) != v)
 
 
-def nbgrader_cases(ps: str) -> list:
-    """The mutants as nbgrader grades them: alone, or bundled when the catalog allows.
+def nbgrader_bundle(ps: str) -> Submission:
+    """The catalog's mutants as one nbgrader notebook proves the autograde path on a
+    problem set: as many as can share it while each keeps a *witness*, a failing cell
+    (in the snapshot) that no other member fails, and no two change the same cell.
 
-    Autograding a notebook costs half a minute of CI, so a catalog may set
-    ``BUNDLED = True``: mutants that change different answer cells (and no cells
-    that call each other, ``LINKED_CELLS``) share one notebook.  The bundle must
-    fail exactly the union of its members' cells; each member's own cells were
-    shown to fail with that member alone under pytest.
+    A wrong ``BasicBlock`` and a stem without max pooling both break ResNet-18, but
+    only the first fails the block's own checks and only the second fails ResNeXt-50,
+    so the notebook proves that each loses points.
     """
-    from grader.submissions import Submission
-
     module = catalog(ps)
-    mode = getattr(module, "BUNDLED", False)
-    if not mode:
-        return list(module.MUTANTS)
-    if mode == "witness":
-        return _witness_bundles(module)
-    linked = [frozenset(group) for group in getattr(module, "LINKED_CELLS", ())]
-
-    def reach(cells):
-        return frozenset().union(cells, *(g for g in linked if g & cells))
-
-    bundles: list[list] = []
+    members: list = []
     for mutant in module.MUTANTS:
-        cells = reach(changed_cells(module, mutant))
-        for members in bundles:
-            taken = frozenset().union(*(reach(changed_cells(module, m)) for m in members))
-            failing = frozenset().union(*(m.failing for m in members))
-            if not (cells & taken) and not (mutant.failing & failing):
-                members.append(mutant)
-                break
-        else:
-            bundles.append([mutant])
-    return _combine(module, bundles, "bundle")
-
-
-def _witnessed(members) -> bool:
-    """Each member fails a cell that no other member fails: its own proof of losing points."""
-    return all(m.failing - frozenset().union(*(o.failing for o in members if o is not m))
-               for m in members)
-
-
-def _witness_bundles(module) -> list:
-    """Bundles for models, where every cell calls the blocks before it.
-
-    Mutants that change different answer cells share a notebook when each
-    keeps a *witness*: a failing cell that no other member fails.  A wrong
-    ``BasicBlock`` and a stem without max pooling both break ResNet-18, but
-    only the first fails the block's own checks and only the second fails
-    ResNeXt-50, so the notebook proves that each loses points.
-    """
-    bundles: list[list] = []
-    for mutant in module.MUTANTS:
-        cells = changed_cells(module, mutant)
-        for members in bundles:
-            taken = frozenset().union(*(changed_cells(module, m) for m in members))
-            if not (cells & taken) and _witnessed(members + [mutant]):
-                members.append(mutant)
-                break
-        else:
-            bundles.append([mutant])
-    return _combine(module, bundles, "bundle")
-
-
-def nbgrader_alternatives(ps: str) -> list:
-    """The alternatives as nbgrader grades them: one notebook when they change different cells."""
-    module = catalog(ps)
-    alternatives = list(module.ALTERNATIVES)
-    cells = [changed_cells(module, a) for a in alternatives]
-    if getattr(module, "BUNDLED", False) != "witness" or \
-            sum(len(c) for c in cells) != len(frozenset().union(*cells)):
-        return alternatives
-    return _combine(module, [alternatives], "alternatives")
-
-
-def _combine(module, bundles, prefix) -> list:
-    from grader.submissions import Submission
-
-    out = []
-    for i, members in enumerate(bundles, 1):
-        answers = dict(module.ANSWERS)
-        for m in members:
-            answers.update({c: m.answers[c] for c in changed_cells(module, m)})
-        out.append(Submission(f"{prefix}{i}", " + ".join(m.student for m in members),
-                              answers=answers,
-                              failing=frozenset().union(*(m.failing for m in members))))
-        out[-1].members = [m.student for m in members]
-    return out
+        taken = frozenset().union(*(changed_cells(module, m) for m in members))
+        trial = members + [mutant]
+        if not changed_cells(module, mutant) & taken and all(
+                failing(ps, m.student) - frozenset().union(
+                    *(failing(ps, o.student) for o in trial if o is not m)) for m in trial):
+            members = trial
+    answers = dict(module.ANSWERS)
+    for m in members:
+        answers.update({c: m.answers[c] for c in changed_cells(module, m)})
+    bundle = Submission("bundle", " + ".join(m.student for m in members), answers=answers)
+    bundle.members = [m.student for m in members]
+    return bundle

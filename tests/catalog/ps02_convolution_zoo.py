@@ -1,14 +1,16 @@
 """Problem set 2: mistakes real students make, and other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden-only cells included).
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
 ``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class.ps02_convolution_zoo import (CONV_FAST_ROW_LOOPS, IM2COL_PIXEL_LOOPS,
+                                                     TRANSPOSE_NOT_FLIPPED, ZERO_INSERTION)
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,187 +19,94 @@ ANSWERS = solution_answers(SOLUTION)
 
 TRANSPOSE = "conv_transpose2d_answer"
 BACKWARD = "conv2d_backward_answer"
-TRANSPOSE_CELLS = {"conv_transpose2d_basic", "conv_transpose2d_stride", "conv_transpose2d_padding",
-                   "conv_transpose2d_dilation", "conv_transpose2d_groups", "conv_transpose2d_all"}
-BACKWARD_CELLS = {"conv2d_backward_basic", "conv2d_backward_stride", "conv2d_backward_options"}
 
 
-def _m(name, about, cell, old, new, failing, count=1):
-    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count),
-                      failing=frozenset(failing))
+def _m(name, about, cell, old, new, count=1):
+    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count))
 
 
-def _replace(name, about, cell, source, failing):
-    return Submission(name, about, answers={**ANSWERS, cell: source}, failing=frozenset(failing))
+def _replace(name, about, cell, source):
+    return Submission(name, about, answers={**ANSWERS, cell: source})
 
 
-# A transposed convolution written the "fractionally strided" way: insert zeros between the
-# input pixels, pad by the dilated kernel size minus 1 (less the padding), and correlate with the
-# flipped kernel whose in/out axes are swapped.  Correct as written; two mutants break it.
-_ZERO_INSERTION = '''
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
-    """Zero insertion, then an ordinary correlation with the flipped kernel."""
-    n, c_in, h, w = x.shape
-    _, opg, kh, kw = weight.shape
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    (oph, opw), (dh, dw) = _pair(output_padding), _pair(dilation)
-    up = np.zeros((n, c_in, (h - 1) * sh + 1, (w - 1) * sw + 1))
-    up[:, :, ::sh, ::sw] = x                                  # the "fractional" stride
-    eh, ew = dh * (kh - 1), dw * (kw - 1)
-    up = np.pad(up, ((0, 0), (0, 0), (eh, eh + oph), (ew, ew + opw)))
-    ipg = c_in // groups
-    # (C_in, C_out/g, kh, kw) -> per group (C_out/g, C_in/g, kh, kw), flipped in space
-    flipped = weight[:, :, ::-1, ::-1]
-    oh, ow = up.shape[2] - eh, up.shape[3] - ew
-    out = np.zeros((n, groups * opg, oh, ow))
-    for g in range(groups):
-        wg = flipped[g * ipg:(g + 1) * ipg].transpose(1, 0, 2, 3)
-        xg = up[:, g * ipg:(g + 1) * ipg]
-        for u in range(kh):
-            for v in range(kw):
-                out[:, g * opg:(g + 1) * opg] += np.einsum(
-                    "nchw,oc->nohw", xg[:, :, u * dh:u * dh + oh, v * dw:v * dw + ow],
-                    wg[:, :, u, v])
-    out = out[:, :, ph:oh - ph, pw:ow - pw]
-    if bias is not None:
-        out = out + bias[None, :, None, None]
-    return out
-'''
-
-_PIXEL_LOOP_IM2COL = '''
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
-    """Correct, but one Python iteration per output pixel."""
-    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride)
-    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c = x.shape[:2]
-    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    cols = np.empty((n, c * kh * kw, oh * ow))
-    for i in range(oh):
-        for j in range(ow):
-            win = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
-            cols[:, :, i * ow + j] = win.reshape(n, -1)
-    return cols
-'''
-
-_PIXEL_LOOP_CONV = '''
-def conv2d_fast(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Correct, but a matrix-vector product per output row: still a loop over pixels."""
-    c_out, _, kh, kw = weight.shape
-    cols = im2col(x, (kh, kw), stride, padding, dilation)
-    n, _, L = cols.shape
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    oh = (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = L // oh
-    w2 = weight.reshape(c_out, -1)
-    out = np.empty((n, c_out, oh, ow))
-    for i in range(oh):
-        out[:, :, i, :] = w2 @ cols[:, :, i * ow:(i + 1) * ow]
-    if bias is not None:
-        out = out + bias[None, :, None, None]
-    return out
-'''
 
 MUTANTS = [
     # --- transposed convolution
     _m("tsize_no_output_padding", "conv_transpose_output_size ignores output_padding",
-       "conv_transpose_output_size_answer", " + output_padding + 1", " + 1",
-       {"conv_transpose_output_size_values"}),
+       "conv_transpose_output_size_answer", " + output_padding + 1", " + 1"),
     _m("tsize_no_op_rule", "output_padding >= stride is accepted", "conv_transpose_output_size_answer",
-       "if output_padding >= max(stride, dilation):", "if False:",
-       {"conv_transpose_output_size_errors"}),
+       "if output_padding >= max(stride, dilation):", "if False:"),
     _m("cmatrix_no_padding_offset", "conv_matrix forgets that padding shifts the window",
        "conv_matrix_answer", "r, c = i * sh + u - ph, j * sw + v - pw",
-       "r, c = i * sh + u, j * sw + v", {"conv_matrix_stride_padding"}),
+       "r, c = i * sh + u, j * sw + v"),
     _m("cmatrix_transposed", "conv_matrix returns C^T (the seed's picture) instead of C",
-       "conv_matrix_answer", "    return C\n", "    return C.T\n",
-       {"conv_matrix_basic", "conv_matrix_stride_padding"}),
+       "conv_matrix_answer", "    return C\n", "    return C.T\n"),
     _m("transpose_output_padding_ignored", "conv_transpose2d ignores output_padding", TRANSPOSE,
        "full_h = (h - 1) * sh + dh * (kh - 1) + 1 + oph\n    full_w = (w - 1) * sw + dw * (kw - 1) + 1 + opw",
-       "full_h = (h - 1) * sh + dh * (kh - 1) + 1\n    full_w = (w - 1) * sw + dw * (kw - 1) + 1",
-       {"conv_transpose2d_stride", "conv_transpose2d_all"}),
-    _replace("transpose_not_flipped", "zero insertion, but the kernel is not flipped", TRANSPOSE,
-             _ZERO_INSERTION.replace("weight[:, :, ::-1, ::-1]", "weight"), TRANSPOSE_CELLS),
+       "full_h = (h - 1) * sh + dh * (kh - 1) + 1\n    full_w = (w - 1) * sw + dw * (kw - 1) + 1"),
+    TRANSPOSE_NOT_FLIPPED,
     _replace("transpose_channels_swapped",
              "zero insertion, reading weight as (C_out, C_in) like conv2d's layout", TRANSPOSE,
-             _ZERO_INSERTION.replace(".transpose(1, 0, 2, 3)", "").replace(
+             ZERO_INSERTION.replace(".transpose(1, 0, 2, 3)", "").replace(
                  "_, opg, kh, kw = weight.shape", "opg, _, kh, kw = weight.shape").replace(
-                 "flipped[g * ipg:(g + 1) * ipg]", "flipped[g * opg:(g + 1) * opg]"),
-             TRANSPOSE_CELLS),
+                 "flipped[g * ipg:(g + 1) * ipg]", "flipped[g * opg:(g + 1) * opg]")),
     _m("transpose_crop_one_side", "padding cropped from the top and left only", TRANSPOSE,
-       "out = out[:, :, ph:full_h - ph, pw:full_w - pw]", "out = out[:, :, ph:, pw:]",
-       {"conv_transpose2d_padding", "conv_transpose2d_all"}),
+       "out = out[:, :, ph:full_h - ph, pw:full_w - pw]", "out = out[:, :, ph:, pw:]"),
     _m("transpose_dilation_as_stride", "conv_transpose2d spaces kernel taps by the stride",
        TRANSPOSE, "out[:, outs, u * dh:u * dh + sh * (h - 1) + 1:sh,\n                    v * dw:v * dw",
-       "out[:, outs, u * sh:u * sh + sh * (h - 1) + 1:sh,\n                    v * sw:v * sw",
-       {"conv_transpose2d_stride", "conv_transpose2d_dilation", "conv_transpose2d_all"}),
+       "out[:, outs, u * sh:u * sh + sh * (h - 1) + 1:sh,\n                    v * sw:v * sw"),
     # --- 3-D, separable, depthwise separable, shuffle, LRN, receptive field
     _m("conv3d_depth_dilation_ignored", "conv3d ignores the dilation along depth",
-       "conv3d_answer", "patch = xp[:, :, a * dd:a * dd + sd", "patch = xp[:, :, a:a + sd",
-       {"conv3d_options"}),
+       "conv3d_answer", "patch = xp[:, :, a * dd:a * dd + sd", "patch = xp[:, :, a:a + sd"),
     _m("separable_rank2_accepted", "the separability test accepts rank 2",
        "separate_kernel_answer", "if s.size > 1 and s[1] > 1e-9 * s[0]:",
-       "if s.size > 2 and s[2] > 1e-9 * s[0]:", {"separate_kernel_rejects"}),
+       "if s.size > 2 and s[2] > 1e-9 * s[0]:"),
     _m("separable_exact_zero", "the separability test wants s[1] == 0 exactly (no tolerance)",
        "separate_kernel_answer", "if s.size > 1 and s[1] > 1e-9 * s[0]:",
-       "if s.size > 1 and s[1] != 0:", {"separate_kernel_rank1"}),
+       "if s.size > 1 and s[1] != 0:"),
     _m("separable_factors_swapped", "separable_conv2d runs the row down and the column across",
        "separable_conv2d_answer", "kh, kw = len(column), len(row)",
-       "column, row = row, column\n    kh, kw = len(column), len(row)", {"separable_conv2d"}),
+       "column, row = row, column\n    kh, kw = len(column), len(row)"),
     _m("depthwise_mixes_channels", "the depthwise step sums over channels like a full conv",
        "depthwise_separable_answer", "xr = np.repeat(xp, m, axis=1)",
-       "xr = np.repeat(xp.sum(axis=1, keepdims=True), c_in * m, axis=1)",
-       {"depthwise_separable_basic", "depthwise_separable_options"}),
+       "xr = np.repeat(xp.sum(axis=1, keepdims=True), c_in * m, axis=1)"),
     _m("depthwise_bias_forgotten", "the depthwise bias is never added",
        "depthwise_separable_answer", "mid += np.asarray(depthwise_bias)[None, :, None, None]",
-       "pass", {"depthwise_separable_options"}),
+       "pass"),
     _m("shuffle_wrong_axes", "channel shuffle reshapes to (C/g, g): the inverse shuffle",
        "channel_shuffle_answer", "x.reshape(n, groups, c // groups, h, w)",
-       "x.reshape(n, c // groups, groups, h, w)", {"channel_shuffle"}),
+       "x.reshape(n, c // groups, groups, h, w)"),
     _m("lrn_alpha_not_over_n", "LRN uses alpha instead of alpha / n (the seed's formula)",
-       "local_response_norm_answer", "alpha / size * window", "alpha * window",
-       {"local_response_norm"}),
+       "local_response_norm_answer", "alpha / size * window", "alpha * window"),
     _m("lrn_window_mirrored", "LRN's window for even sizes reaches forward instead of back",
-       "local_response_norm_answer", "(size // 2, (size - 1) // 2)", "((size - 1) // 2, size // 2)",
-       {"local_response_norm"}),
+       "local_response_norm_answer", "(size // 2, (size - 1) // 2)", "((size - 1) // 2, size // 2)"),
     _m("rf_ignores_jump", "the receptive field ignores the jump", "receptive_field_answer",
-       "r += (k - 1) * d * j", "r += (k - 1) * d", {"receptive_field"}),
+       "r += (k - 1) * d * j", "r += (k - 1) * d"),
     _m("rf_ignores_dilation", "the receptive field ignores the dilation", "receptive_field_answer",
-       "r += (k - 1) * d * j", "r += (k - 1) * j", {"receptive_field", "quiz_dilated"}),
+       "r += (k - 1) * d * j", "r += (k - 1) * j"),
     # --- the backward pass
     _m("dweight_missing_stride", "dweight correlates with unstrided windows", BACKWARD,
-       "patch = xp[:, ci, rows, cols]", "patch = xp[:, ci, i * dh:i * dh + oh, j * dw:j * dw + ow]",
-       {"conv2d_backward_stride", "conv2d_backward_options"}),
+       "patch = xp[:, ci, rows, cols]", "patch = xp[:, ci, i * dh:i * dh + oh, j * dw:j * dw + ow]"),
     _m("dx_stride_1_only", "dx scatters as if the stride were 1", BACKWARD,
-       "dxp[:, ci, rows, cols] +=", "dxp[:, ci, i * dh:i * dh + oh, j * dw:j * dw + ow] +=",
-       {"conv2d_backward_stride", "conv2d_backward_options"}),
+       "dxp[:, ci, rows, cols] +=", "dxp[:, ci, i * dh:i * dh + oh, j * dw:j * dw + ow] +="),
     _m("dbias_batch_mean", "dbias averaged over the batch instead of summed", BACKWARD,
-       "dbias = dout.sum(axis=(0, 2, 3))", "dbias = dout.sum(axis=(0, 2, 3)) / dout.shape[0]",
-       BACKWARD_CELLS),
+       "dbias = dout.sum(axis=(0, 2, 3))", "dbias = dout.sum(axis=(0, 2, 3)) / dout.shape[0]"),
     _m("dx_padding_not_cropped", "dx keeps the gradient of the padding", BACKWARD,
-       "dx = dxp[:, :, ph:ph + h, pw:pw + w]", "dx = dxp[:, :, :h, :w]",
-       {"conv2d_backward_options"}),
+       "dx = dxp[:, :, ph:ph + h, pw:pw + w]", "dx = dxp[:, :, :h, :w]"),
     # --- the fast convolution
     _m("im2col_dilation_as_stride", "im2col spaces kernel taps by the stride", "im2col_answer",
        "cols[:, :, i, j] = xp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,\n"
        "                                  j * dw:j * dw",
        "cols[:, :, i, j] = xp[:, :, i * sh:i * sh + sh * (oh - 1) + 1:sh,\n"
-       "                                  j * sw:j * sw",
-       {"im2col", "conv2d_fast"}),
+       "                                  j * sw:j * sw"),
     _m("im2col_kernel_major", "im2col orders a column kernel position first, channel second",
        "im2col_answer", "return cols.reshape(n, c * kh * kw, oh * ow)",
-       "return cols.transpose(0, 2, 3, 1, 4, 5).reshape(n, c * kh * kw, oh * ow)",
-       {"im2col", "conv2d_fast"}),
-    _replace("im2col_pixel_loops", "im2col correct, but loops over output pixels",
-             "im2col_answer", _PIXEL_LOOP_IM2COL, {"im2col_no_pixel_loops",
-                                                   "conv2d_fast_no_pixel_loops"}),
-    _replace("conv_fast_row_loops", "conv2d_fast correct, but loops over output rows",
-             "conv2d_fast_answer", _PIXEL_LOOP_CONV, {"conv2d_fast_no_pixel_loops"}),
+       "return cols.transpose(0, 2, 3, 1, 4, 5).reshape(n, c * kh * kw, oh * ow)"),
+    IM2COL_PIXEL_LOOPS,
+    CONV_FAST_ROW_LOOPS,
     _m("quiz_depthwise_with_bias", "quiz: the depthwise separable count includes biases",
        "quiz_answers", "quiz_depthwise_params = 3 * 3 * 32 + 32 * 64",
-       "quiz_depthwise_params = 3 * 3 * 32 + 32 + 32 * 64 + 64", {"quiz_depthwise"}),
+       "quiz_depthwise_params = 3 * 3 * 32 + 32 + 32 * 64 + 64"),
     Submission("transpose_torch_shortcut", "conv_transpose2d calls torch",
                answers={**ANSWERS, TRANSPOSE: '''
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -206,7 +115,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     t = lambda a: None if a is None else torch.as_tensor(a)
     return torch.nn.functional.conv_transpose2d(t(x), t(weight), t(bias), stride, padding,
                                                 output_padding, groups, dilation).numpy()
-'''}, failing=frozenset(TRANSPOSE_CELLS)),
+'''}),
 ]
 
 
@@ -406,7 +315,7 @@ def separable_conv2d(image, column, row):
 ALTERNATIVES = [
     Submission("zoo_fractional_strides",
                "conv_transpose2d by zero insertion; dx of conv2d_backward as that transposed conv",
-               answers={**ANSWERS, TRANSPOSE: _ZERO_INSERTION, BACKWARD: _TRANSPOSED_GRADIENT}),
+               answers={**ANSWERS, TRANSPOSE: ZERO_INSERTION, BACKWARD: _TRANSPOSED_GRADIENT}),
     Submission("zoo_stride_tricks", "sliding_window_view, tensordot, index shuffles, no SVD, "
                "a backward receptive field, conv3d through the FFT",
                answers={**ANSWERS, **_STRIDE_TRICKS, "conv3d_answer": _FFT3D}),
@@ -415,5 +324,3 @@ ALTERNATIVES = [
 ]
 
 # Under nbgrader, mutants of independent cells share a notebook (see tests/catalog/__init__.py).
-BUNDLED = True
-LINKED_CELLS = [{"im2col_answer", "conv2d_fast_answer"}, {"receptive_field_answer", "quiz_answers"}]

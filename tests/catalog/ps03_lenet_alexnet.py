@@ -1,57 +1,49 @@
 """Problem set 3: mistakes real students make with LeNet-5 and AlexNet, and other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden checks included), measured with the
-grader.  ``ALTERNATIVES``: correct answers written differently; full marks.
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
+``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class import ps03_lenet_alexnet as sample_class
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = nbio.read(ROOT / "solutions" / "ps03_lenet_alexnet" / "lenet_alexnet.ipynb")
 ANSWERS = solution_answers(SOLUTION)
 LENET, ALEX, ALEX12 = "lenet5_answer", "alexnet_answer", "alexnet2012_answer"
-BUNDLED = "witness"
 REQUIRED = (8, 2)  # mutants, alternatives
 
 
-def _m(name, about, cell, old, new, failing, count=1):
-    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count),
-                      failing=frozenset(failing))
+def _m(name, about, cell, old, new, count=1):
+    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count))
 
 
 MUTANTS = [
     _m("sparse_first_maps", "C3 reads the first len(table[o]) maps, not the table's",
-       "sparse_conv_answer", "conv(x[:, t])", "conv(x[:, :len(t)])", {"sparse_conv_function"}),
+       "sparse_conv_answer", "conv(x[:, t])", "conv(x[:, :len(t)])"),
     _m("sparse_dense", "C3 as a dense convolution (every map reads every input)",
        "sparse_conv_answer", "nn.Conv2d(len(t), 1, kernel_size) for t in self.table",
-       "nn.Conv2d(max(max(t) for t in self.table) + 1, 1, kernel_size) for t in self.table",
-       {"sparse_conv_params", "sparse_conv_function"}),
+       "nn.Conv2d(max(max(t) for t in self.table) + 1, 1, kernel_size) for t in self.table"),
     _m("lenet_max_pooling", "LeNet-5 with max pooling instead of average pooling", LENET,
-       "nn.AvgPool2d(2)", "nn.MaxPool2d(2)", {"lenet5_function"}, count=2),
-    _m("lenet_relu", "LeNet-5 with ReLU instead of sigmoid", LENET, "nn.Sigmoid()", "nn.ReLU()",
-       {"lenet5_function"}, count=4),
+       "nn.AvgPool2d(2)", "nn.MaxPool2d(2)", count=2),
+    _m("lenet_relu", "LeNet-5 with ReLU instead of sigmoid", LENET, "nn.Sigmoid()", "nn.ReLU()", count=4),
     _m("dropout_active_in_eval", "AlexNet calls dropout with training=True", ALEX,
        "return self.classifier(torch.flatten(x, 1))",
-       "return self.classifier(nn.functional.dropout(torch.flatten(x, 1), 0.5, training=True))",
-       {"alexnet_function"}),
+       "return self.classifier(nn.functional.dropout(torch.flatten(x, 1), 0.5, training=True))"),
     _m("alexnet_no_avgpool", "AlexNet without the adaptive average pooling", ALEX,
-       "x = self.avgpool(self.features(x))", "x = self.features(x)",
-       {"alexnet_shapes", "alexnet_function"}),
-    _m("lrn_alpha_not_scaled", "LRN with the paper's alpha=1e-4 passed to PyTorch as is", ALEX12,
-       "alpha=5e-4", "alpha=1e-4", {"alexnet2012_function"}),
+       "x = self.avgpool(self.features(x))", "x = self.features(x)"),
+    sample_class.LRN_ALPHA,
     _m("alexnet2012_no_groups", "the 2012 AlexNet without the two GPU groups", ALEX12,
-       ", groups=2)", ")", {"alexnet2012_params", "alexnet2012_function"}, count=3),
+       ", groups=2)", ")", count=3),
     _m("alexnet2012_lrn_before_relu", "LRN before the ReLU instead of after", ALEX12,
-       "nn.ReLU(inplace=True), lrn(),", "lrn(), nn.ReLU(inplace=True),",
-       {"alexnet2012_function"}, count=2),
+       "nn.ReLU(inplace=True), lrn(),", "lrn(), nn.ReLU(inplace=True),", count=2),
     _m("quiz_224", "quiz: AlexNet's first layer computed for a 224 input", "quiz_answer",
-       "quiz_conv1_out = (227 - 11) // 4 + 1", "quiz_conv1_out = (224 - 11) // 4 + 1",
-       {"quiz_lenet_alexnet"}),
+       "quiz_conv1_out = (227 - 11) // 4 + 1", "quiz_conv1_out = (224 - 11) // 4 + 1"),
 ]
 
 _MASKED_C3 = '''

@@ -1,76 +1,55 @@
 """Problem set 5: mistakes real students make with residual networks, and other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden checks included), measured with the
-grader.  ``ALTERNATIVES``: correct answers written differently; full marks.
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
+``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class import ps05_resnet_resnext as sample_class
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = nbio.read(ROOT / "solutions" / "ps05_resnet_resnext" / "resnet_resnext.ipynb")
 ANSWERS = solution_answers(SOLUTION)
 BASIC, BOTTLENECK, RESNET = "basic_block_answer", "bottleneck_answer", "resnet_answer"
-# Bundles under nbgrader: each member keeps a failing cell of its own (see tests/catalog).
-BUNDLED = "witness"
 REQUIRED = (8, 2)  # mutants, alternatives
 
-NETS_WITH_BASIC = {"resnet_params", "resnet18_function", "resnet_function", "resnet_gradients"}
 
 
-def _m(name, about, cell, old, new, failing, count=1):
-    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count),
-                      failing=frozenset(failing))
+def _m(name, about, cell, old, new, count=1):
+    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count))
 
 
 MUTANTS = [
-    _m("relu_before_add", "BasicBlock: ReLU on the residual branch, before the addition", BASIC,
-       "return self.relu(out + identity)", "return self.relu(out) + identity",
-       {"basic_block_function", "basic_block_zero_gamma", "resnet18_function",
-        "resnet_function"}),
+    sample_class.RELU_BEFORE_ADD,
     _m("no_relu_after_add", "Bottleneck: no ReLU after the addition", BOTTLENECK,
-       "return self.relu(out + identity)", "return out + identity",
-       {"bottleneck_function", "bottleneck_zero_gamma", "resnext_block_function",
-        "resnet_function", "resnext50_function"}),
+       "return self.relu(out + identity)", "return out + identity"),
     _m("projection_without_stride", "the projection shortcut forgets its stride", RESNET,
        "conv1x1(self.inplanes, planes * block.expansion, stride)",
-       "conv1x1(self.inplanes, planes * block.expansion)",
-       {"resnet_shapes", "resnet18_function", "resnet_function", "resnet_gradients",
-        "resnext50_function"}),
+       "conv1x1(self.inplanes, planes * block.expansion)"),
     _m("expansion_two", "Bottleneck expands by 2 instead of 4", BOTTLENECK,
-       "    expansion = 4\n", "    expansion = 2\n",
-       {"bottleneck_params", "bottleneck_function", "bottleneck_zero_gamma",
-        "resnext_block_function", "resnet_params", "resnet_function", "resnext50_params",
-        "resnext50_function"}),
+       "    expansion = 4\n", "    expansion = 2\n"),
     _m("groups_is_width", "groups set to the channel width instead of the cardinality",
-       BOTTLENECK, "conv3x3(width, width, stride, groups)", "conv3x3(width, width, stride, width)",
-       {"bottleneck_params", "bottleneck_function", "resnext_block_function", "resnet_params",
-        "resnet_function", "resnext50_params", "resnext50_function"}),
+       BOTTLENECK, "conv3x3(width, width, stride, groups)", "conv3x3(width, width, stride, width)"),
     _m("missing_bn2", "BasicBlock without its second BatchNorm", BASIC,
-       "out = self.bn2(self.conv2(out))", "out = self.conv2(out)",
-       {"basic_block_function", "basic_block_zero_gamma", "basic_block_gradients",
-        "resnet18_function", "resnet_function", "resnet_gradients"}),
+       "out = self.bn2(self.conv2(out))", "out = self.conv2(out)"),
     _m("no_maxpool", "the stem forgets its max pooling", RESNET,
        "x = self.maxpool(self.relu(self.bn1(self.conv1(x))))",
-       "x = self.relu(self.bn1(self.conv1(x)))",
-       {"resnet18_function", "resnet_function", "resnext50_function"}),
+       "x = self.relu(self.bn1(self.conv1(x)))"),
     Submission("stride_on_first_1x1", "Bottleneck strides in its first 1x1 (the paper's v1)",
                answers=mutate(mutate(ANSWERS, BOTTLENECK, "self.conv1 = conv1x1(inplanes, width)",
                                      "self.conv1 = conv1x1(inplanes, width, stride)"),
                               BOTTLENECK, "conv3x3(width, width, stride, groups)",
-                              "conv3x3(width, width, 1, groups)"),
-               failing=frozenset({"bottleneck_function", "resnext_block_function",
-                                  "resnet_function", "resnext50_function"})),
+                              "conv3x3(width, width, 1, groups)")),
     _m("resnext_4x32d", "ResNeXt with 4 groups of width 32 instead of 32 groups of width 4",
        "resnext_answer", "groups=32,\n                         width_per_group=4",
-       "groups=4,\n                         width_per_group=32",
-       {"resnext50_params", "resnext50_function"}),
+       "groups=4,\n                         width_per_group=32"),
     _m("quiz_layer3", "quiz: layer3's maps taken as 28x28", "quiz_answer",
-       "quiz_layer3_size = 14", "quiz_layer3_size = 28", {"quiz_resnet"}),
+       "quiz_layer3_size = 14", "quiz_layer3_size = 28"),
 ]
 
 # --- other correct ways to write it ------------------------------------------------------

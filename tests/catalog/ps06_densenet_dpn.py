@@ -1,14 +1,15 @@
 """Problem set 6: mistakes real students make with DenseNet and DPN, and other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden checks included), measured with the
-grader.  ``ALTERNATIVES``: correct answers written differently; full marks.
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
+``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class import ps06_densenet_dpn as sample_class
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,64 +17,45 @@ SOLUTION = nbio.read(ROOT / "solutions" / "ps06_densenet_dpn" / "densenet_dpn.ip
 ANSWERS = solution_answers(SOLUTION)
 LAYER, BLOCK, TRANSITION = "dense_layer_answer", "dense_block_answer", "transition_answer"
 DENSENET, DUAL, DPN = "densenet_answer", "dual_path_answer", "dpn68_answer"
-# Bundles under nbgrader: each member keeps a failing cell of its own (see tests/catalog).
-BUNDLED = "witness"
 REQUIRED = (8, 2)  # mutants, alternatives
 
-DENSENETS = {"densenet_params", "densenet_shapes", "densenet_function", "densenet_gradients"}
-DPNS = {"dpn68_params", "dpn68_shapes", "dpn68_function"}
 
 
-def _m(name, about, cell, old, new, failing, count=1):
-    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count),
-                      failing=frozenset(failing))
+def _m(name, about, cell, old, new, count=1):
+    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count))
 
 
 MUTANTS = [
     _m("no_relu_before_3x3", "DenseLayer: no ReLU between the second BatchNorm and the 3x3",
        LAYER, "return self.conv2(self.relu2(self.norm2(out)))",
-       "return self.conv2(self.norm2(out))",
-       {"dense_layer_function", "dense_block_function", "densenet_function"}),
+       "return self.conv2(self.norm2(out))"),
     _m("no_bottleneck", "DenseLayer: the 1x1 convolution makes k maps, not bn_size * k",
        LAYER, "bn_size * growth_rate", "growth_rate",
-       {"dense_layer_function", "dense_block_function"} | DENSENETS - {"densenet_shapes",
-                                                                       "densenet_gradients"},
        count=3),
-    _m("adds_like_resnet", "DenseBlock: each layer's maps are added to its input, as in ResNet",
-       BLOCK, "features.append(layer(torch.cat(features, 1)))\n        return torch.cat(features, 1)",
-       "x = x + layer(x)\n        return x",
-       {"dense_block_keeps_input", "dense_block_function"} | DENSENETS - {"densenet_params"}),
+    sample_class.ADDS_LIKE_RESNET,
     _m("last_layer_only", "DenseBlock: returns only the last layer's maps", BLOCK,
-       "return torch.cat(features, 1)", "return features[-1]",
-       {"dense_block_keeps_input", "dense_block_function"} | DENSENETS - {"densenet_params"}),
+       "return torch.cat(features, 1)", "return features[-1]"),
     _m("transition_max_pool", "Transition: max pooling instead of average pooling", TRANSITION,
-       "nn.AvgPool2d(kernel_size=2, stride=2)", "nn.MaxPool2d(kernel_size=2, stride=2)",
-       {"transition_function", "densenet_function"}),
+       "nn.AvgPool2d(kernel_size=2, stride=2)", "nn.MaxPool2d(kernel_size=2, stride=2)"),
     _m("no_compression", "DenseNet: transitions keep every channel (no compression)", DENSENET,
        "Transition(num_features, num_features // 2))\n                num_features //= 2",
-       "Transition(num_features, num_features))",
-       {"densenet_params", "densenet_function"}),
+       "Transition(num_features, num_features))"),
     _m("no_final_relu", "DenseNet: no ReLU after norm5, before pooling", DENSENET,
-       "out = F.relu(self.features(x))", "out = self.features(x)", {"densenet_function"}),
+       "out = F.relu(self.features(x))", "out = self.features(x)"),
     _m("dense_new_maps_first", "DualPathBlock: the new dense maps go before the old ones", DUAL,
-       "shortcut[:, c:], out[:, c:]], 1)", "out[:, c:], shortcut[:, c:]], 1)",
-       {"dual_path_block_function", "dual_path_keeps_dense_path", "dpn68_function"}),
+       "shortcut[:, c:], out[:, c:]], 1)", "out[:, c:], shortcut[:, c:]], 1)"),
     _m("stride_on_first_1x1", "DualPathBlock: the down block strides in its first 1x1", DUAL,
        "self.c1x1_a = bn_relu_conv(in_chs, num_1x1_a, 1)\n"
        "        self.c3x3_b = bn_relu_conv(num_1x1_a, num_3x3_b, 3, stride, groups)",
        "self.c1x1_a = bn_relu_conv(in_chs, num_1x1_a, 1, stride)\n"
-       "        self.c3x3_b = bn_relu_conv(num_1x1_a, num_3x3_b, 3, 1, groups)",
-       {"dual_path_block_function", "dpn68_function"}),
+       "        self.c3x3_b = bn_relu_conv(num_1x1_a, num_3x3_b, 3, 1, groups)"),
     _m("default_eps", "DualPathBlock: BatchNorm's default eps 1e-5, not DPN's 1e-3", DUAL,
-       "nn.BatchNorm2d(in_channels, eps=1e-3)", "nn.BatchNorm2d(in_channels)",
-       {"dual_path_block_function", "dpn68_function"}),
+       "nn.BatchNorm2d(in_channels, eps=1e-3)", "nn.BatchNorm2d(in_channels)"),
     _m("groups_ignored", "DualPathBlock: the 3x3 convolution is not grouped", DUAL,
        "padding=kernel_size // 2, groups=groups, bias=False)",
-       "padding=kernel_size // 2, bias=False)",
-       {"dual_path_block_function", "dpn68_params", "dpn68_function"}),
+       "padding=kernel_size // 2, bias=False)"),
     _m("no_final_norm", "DPN68: no BatchNorm and ReLU after the last stage", DPN,
-       "        layers += [nn.BatchNorm2d(in_chs, eps=1e-3), nn.ReLU(inplace=True)]\n", "",
-       {"dpn68_params", "dpn68_function"}),
+       "        layers += [nn.BatchNorm2d(in_chs, eps=1e-3), nn.ReLU(inplace=True)]\n", ""),
 ]
 
 _RUNNING_CONCAT = '''

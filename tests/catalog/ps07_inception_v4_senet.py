@@ -1,14 +1,15 @@
 """Problem set 7: mistakes real students make with SENet and Inception-v4, and other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden checks included), measured with the
-grader.  ``ALTERNATIVES``: correct answers written differently; full marks.
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
+``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class import ps07_inception_v4_senet as sample_class
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,71 +18,50 @@ ANSWERS = solution_answers(SOLUTION)
 SE, SE_BLOCK, SE_NET = "se_block_answer", "se_bottleneck_answer", "se_resnet_answer"
 CONV, A, B, C, V4 = ("basic_conv_answer", "inception_a_answer", "inception_b_answer",
                      "inception_c_answer", "inception_v4_answer")
-# Bundles under nbgrader: each member keeps a failing cell of its own (see tests/catalog).
-BUNDLED = "witness"
 REQUIRED = (8, 2)  # mutants, alternatives
 
-SE_NETS = {"se_resnet50_function"}
-V4_BLOCKS = {"inception_a_function", "reduction_a_function", "inception_b_function",
-             "reduction_b_function", "inception_c_function"}
 
 
-def _m(name, about, cell, old, new, failing, count=1):
-    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count),
-                      failing=frozenset(failing))
+def _m(name, about, cell, old, new, count=1):
+    return Submission(name, about, answers=mutate(ANSWERS, cell, old, new, count))
 
 
 MUTANTS = [
     _m("no_sigmoid", "SEBlock: no sigmoid, the channel weights are unbounded", SE,
        "s = self.sigmoid(self.fc2(self.relu(self.fc1(s))))",
-       "s = self.fc2(self.relu(self.fc1(s)))",
-       {"se_block_function", "se_block_rescales", "se_bottleneck_function",
-        "se_resnet50_function"}),
+       "s = self.fc2(self.relu(self.fc1(s)))"),
     _m("max_squeeze", "SEBlock: squeezes by global max pooling, not the mean", SE,
-       "s = x.mean((2, 3), keepdim=True)", "s = x.amax((2, 3), keepdim=True)",
-       {"se_block_function", "se_bottleneck_function", "se_resnet50_function"}),
-    _m("se_after_addition", "SEBottleneck: the SE block rescales the sum, shortcut included",
-       SE_BLOCK, "return self.relu(self.se_module(out) + shortcut)",
-       "return self.relu(self.se_module(out + shortcut))",
-       {"se_bottleneck_function", "se_bottleneck_zero_gamma", "se_resnet50_function"}),
+       "s = x.mean((2, 3), keepdim=True)", "s = x.amax((2, 3), keepdim=True)"),
+    sample_class.SE_AFTER_ADDITION,
     _m("stride_on_3x3", "SEBottleneck: the stride on the 3x3 (torchvision's v1.5), not on conv1",
        SE_BLOCK,
        "kernel_size=1, stride=stride, bias=False)\n        self.bn1 = nn.BatchNorm2d(planes)\n"
        "        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, padding=1, bias=False)",
        "kernel_size=1, bias=False)\n        self.bn1 = nn.BatchNorm2d(planes)\n"
        "        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1,"
-       " bias=False)",
-       {"se_bottleneck_function", "se_resnet50_function"}),
+       " bias=False)"),
     _m("reduction_4", "SEResNet50: SE blocks with reduction 4 instead of 16", SE_NET,
        "SEBottleneck(self.inplanes, planes, stride, downsample)",
-       "SEBottleneck(self.inplanes, planes, stride, downsample, 4)",
-       {"se_resnet50_params", "se_resnet50_function"}),
+       "SEBottleneck(self.inplanes, planes, stride, downsample, 4)"),
     _m("floor_max_pool", "SEResNet50: the stem's max pooling rounds down (no ceil_mode)", SE_NET,
-       "nn.MaxPool2d(3, stride=2, ceil_mode=True)", "nn.MaxPool2d(3, stride=2)",
-       {"se_resnet50_function"}),
+       "nn.MaxPool2d(3, stride=2, ceil_mode=True)", "nn.MaxPool2d(3, stride=2)"),
     _m("default_eps", "BasicConv2d: BatchNorm's default eps 1e-5, not Inception-v4's 1e-3", CONV,
-       "nn.BatchNorm2d(out_channels, eps=0.001)", "nn.BatchNorm2d(out_channels)",
-       V4_BLOCKS | {"inception_v4_function"}),
+       "nn.BatchNorm2d(out_channels, eps=0.001)", "nn.BatchNorm2d(out_channels)"),
     _m("avg_pool_counts_padding", "InceptionA: average pooling divides by the padded window", A,
        "self.branch3 = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)",
-       "self.branch3 = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)",
-       {"inception_a_function", "inception_v4_function"}),
+       "self.branch3 = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)"),
     _m("padded_reduction", "ReductionA: the strided 3x3 is padded like the others", A,
        "self.branch0 = BasicConv2d(384, 384, 3, stride=2)",
-       "self.branch0 = BasicConv2d(384, 384, 3, stride=2, padding=1)",
-       {"reduction_a_function", "inception_v4_shapes", "inception_v4_function"}),
+       "self.branch0 = BasicConv2d(384, 384, 3, stride=2, padding=1)"),
     _m("seven_by_one_first", "InceptionB: branch1 applies 7x1 before 1x7", B,
        "BasicConv2d(192, 224, (1, 7), padding=(0, 3)),\n"
        "            BasicConv2d(224, 256, (7, 1), padding=(3, 0)))",
        "BasicConv2d(192, 224, (7, 1), padding=(3, 0)),\n"
-       "            BasicConv2d(224, 256, (1, 7), padding=(0, 3)))",
-       {"inception_b_function", "inception_v4_function"}),
+       "            BasicConv2d(224, 256, (1, 7), padding=(0, 3)))"),
     _m("split_half_dropped", "InceptionC: branch1 keeps the 1x3 and drops the parallel 3x1", C,
-       "self.branch1_1a(x1), self.branch1_1b(x1),", "self.branch1_1a(x1),",
-       {"inception_c_function", "inception_v4_shapes", "inception_v4_function"}),
+       "self.branch1_1a(x1), self.branch1_1b(x1),", "self.branch1_1a(x1),"),
     _m("three_inception_a", "InceptionV4: three Inception-A blocks instead of four", V4,
-       "*[InceptionA() for _ in range(4)]", "*[InceptionA() for _ in range(3)]",
-       {"inception_v4_params", "inception_v4_function"}),
+       "*[InceptionA() for _ in range(4)]", "*[InceptionA() for _ in range(3)]"),
 ]
 
 _LINEAR_SE = '''

@@ -1,15 +1,16 @@
 """Problem set 8: mistakes real students make with Xception, MobileNet and ShuffleNet, and
 other ways to be right.
 
-``MUTANTS``: each must lose points under pytest and under nbgrader; ``failing`` is
-the exact set of check cells it fails (hidden checks included), measured with the
-grader.  ``ALTERNATIVES``: correct answers written differently; full marks.
+``MUTANTS``: each must lose points, under pytest and under nbgrader.
+``ALTERNATIVES``: correct answers written differently; each must get full marks.
+Which check cells each one fails is measured and kept in ``snapshots/``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from grader import notebook as nbio
+from grader.sample_class import ps08_efficient_nets as sample_class
 from grader.submissions import Submission, mutate, solution_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,98 +21,72 @@ SEPARABLE, XBLOCK, XCEPTION = ("separable_conv_answer", "xception_block_answer",
 CONV_BN, MOBILE1 = "conv_bn_answer", "mobilenet_v1_answer"
 INVERTED, MOBILE2 = "inverted_residual_answer", "mobilenet_v2_answer"
 SHUFFLE, SHUFFLENET = "shuffle_block_answer", "shufflenet_answer"
-# Bundles under nbgrader: each member keeps a failing cell of its own (see tests/catalog).
-BUNDLED = "witness"
 REQUIRED = (8, 2)  # mutants, alternatives
 
 
-def _m(name, about, cell, edits, failing):
+def _m(name, about, cell, edits):
     """A mutant: ``edits`` is ``(old, new)`` or a list of them, applied in order to ``cell``."""
     answers = ANSWERS
     for old, new in [edits] if isinstance(edits, tuple) else edits:
         answers = mutate(answers, cell, old, new)
-    return Submission(name, about, answers=answers, failing=frozenset(failing))
+    return Submission(name, about, answers=answers)
 
 
 MUTANTS = [
     _m("depthwise_groups_1", "SeparableConv2d: the depthwise convolution has groups=1 (a full "
        "k x k convolution)", SEPARABLE,
-       ("groups=in_channels, bias=False)", "bias=False)"),
-       {"separable_conv_params", "separable_conv_function", "xception_block_function",
-        "xception_params", "xception_function"}),
+       ("groups=in_channels, bias=False)", "bias=False)")),
     _m("norm_between_steps", "SeparableConv2d: a BatchNorm between the depthwise and the "
        "pointwise step, as in MobileNet", SEPARABLE,
        [("        self.pointwise = nn.Conv2d(",
          "        self.bn = nn.BatchNorm2d(in_channels)\n        self.pointwise = nn.Conv2d("),
-        ("return self.pointwise(self.conv1(x))", "return self.pointwise(self.bn(self.conv1(x)))")],
-       {"separable_conv_params", "separable_conv_function", "xception_block_function",
-        "xception_params", "xception_function"}),
+        ("return self.pointwise(self.conv1(x))", "return self.pointwise(self.bn(self.conv1(x)))")]),
     _m("first_relu_in_place", "XceptionBlock: the first ReLU is in place, so it overwrites the "
        "input that the shortcut adds", XBLOCK,
-       ("rep.append(nn.ReLU(inplace=i > 0))", "rep.append(nn.ReLU(inplace=True))"),
-       {"xception_block_function", "xception_function"}),
+       ("rep.append(nn.ReLU(inplace=i > 0))", "rep.append(nn.ReLU(inplace=True))")),
     _m("grow_first_ignored", "XceptionBlock: always widens in the first unit (grow_first "
        "ignored)", XBLOCK,
-       ("            if grow_first:\n", "            if True:\n"),
-       {"xception_block_function", "xception_params", "xception_function"}),
+       ("            if grow_first:\n", "            if True:\n")),
     _m("middle_flow_seven", "Xception: the middle flow repeats its block 7 times, not 8",
        XCEPTION,
        [("for i in range(4, 12):", "for i in range(4, 11):"),
-        ("for i in range(1, 13):", "for i in [*range(1, 11), 12]:")],
-       {"xception_params", "xception_function"}),
+        ("for i in range(1, 13):", "for i in [*range(1, 11), 12]:")]),
     _m("padded_stem", "Xception: the first convolution has padding 1 (Keras' has none)",
-       XCEPTION, ("nn.Conv2d(3, 32, 3, 2, 0, bias=False)", "nn.Conv2d(3, 32, 3, 2, 1, bias=False)"),
-       {"xception_function"}),
+       XCEPTION, ("nn.Conv2d(3, 32, 3, 2, 0, bias=False)", "nn.Conv2d(3, 32, 3, 2, 1, bias=False)")),
     _m("relu_not_relu6", "conv_bn_relu6: nn.ReLU instead of nn.ReLU6", CONV_BN,
-       ("nn.ReLU6(inplace=True)", "nn.ReLU(inplace=True)"),
-       {"mobilenet_v1_function", "mobilenet_v2_function"}),
+       ("nn.ReLU6(inplace=True)", "nn.ReLU(inplace=True)")),
     # (Striding in the pointwise instead of the depthwise convolution is no mutant: a 3x3
     # convolution of stride 2 and padding 1 equals one of stride 1 sampled at even pixels.)
     _m("four_512_layers", "MobileNetV1: four depthwise separable layers of 512 channels at "
        "14x14, not five", MOBILE1,
-       ("(512, 2), (512, 1), (512, 1),", "(512, 2), (512, 1),"),
-       {"mobilenet_v1_params", "mobilenet_v1_function"}),
+       ("(512, 2), (512, 1), (512, 1),", "(512, 2), (512, 1),")),
     _m("no_relu6_after_pointwise", "MobileNetV1: no activation after the pointwise "
        "convolutions", MOBILE1,
        ("layers.append(conv_bn_relu6(c, out, 1))",
         "layers.append(nn.Sequential(nn.Conv2d(c, out, 1, bias=False), "
-        "nn.BatchNorm2d(out)))"),
-       {"mobilenet_v1_function"}),
-    _m("relu6_after_projection", "InvertedResidual: ReLU6 after the projection (no linear "
-       "bottleneck)", INVERTED,
-       ("layers.append(nn.BatchNorm2d(oup))  # linear bottleneck: no activation",
-        "layers.append(nn.BatchNorm2d(oup))\n        layers.append(nn.ReLU6(inplace=True))"),
-       {"inverted_residual_function", "inverted_residual_linear_bottleneck",
-        "mobilenet_v2_function"}),
+        "nn.BatchNorm2d(out)))")),
+    sample_class.RELU6_AFTER_PROJECTION,
     _m("residual_when_strided", "InvertedResidual: the shortcut is added whenever inp == oup, "
        "even with stride 2", INVERTED,
        ("self.use_res_connect = stride == 1 and inp == oup",
-        "self.use_res_connect = inp == oup"),
-       # MobileNetV2(width_mult=0.5) has such a block: 16 -> 16 channels, stride 2.
-       {"inverted_residual_function", "inverted_residual_linear_bottleneck",
-        "mobilenet_v2_function"}),
+        "self.use_res_connect = inp == oup")),
     _m("width_not_rounded", "MobileNetV2: widths are int(c * width_mult), without "
        "_make_divisible's rounding to multiples of 8", MOBILE2,
-       ("new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)", "new_v = int(v)"),
-       {"mobilenet_v2_params", "mobilenet_v2_function"}),
+       ("new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)", "new_v = int(v)")),
     _m("shuffle_wrong_axis", "channel_shuffle: reshapes to (N, C // g, g, H, W), the inverse "
        "shuffle", SHUFFLE,
-       ("x.view(n, groups, c // groups, h, w)", "x.view(n, c // groups, groups, h, w)"),
-       {"shuffle_block_function", "shuffle_block_keeps_half", "shufflenet_function"}),
+       ("x.view(n, groups, c // groups, h, w)", "x.view(n, c // groups, groups, h, w)")),
     _m("branch_on_first_half", "ShuffleV2Block: the branch processes the first half and the "
        "second is passed on", SHUFFLE,
-       ("x1, x2 = x.chunk(2, dim=1)", "x2, x1 = x.chunk(2, dim=1)"),
-       {"shuffle_block_function", "shuffle_block_keeps_half", "shufflenet_function"}),
+       ("x1, x2 = x.chunk(2, dim=1)", "x2, x1 = x.chunk(2, dim=1)")),
     _m("relu_after_depthwise", "ShuffleV2Block: a ReLU after the depthwise convolution's "
        "BatchNorm", SHUFFLE,
        ("            nn.BatchNorm2d(branch_features),\n            nn.Conv2d(branch_features, "
         "branch_features, 1, bias=False),",
         "            nn.BatchNorm2d(branch_features),\n            nn.ReLU(inplace=True),\n"
-        "            nn.Conv2d(branch_features, branch_features, 1, bias=False),"),
-       {"shuffle_block_function", "shufflenet_function"}),
+        "            nn.Conv2d(branch_features, branch_features, 1, bias=False),")),
     _m("no_max_pool", "ShuffleNetV2: no max pooling after the first convolution", SHUFFLENET,
-       ("x = self.maxpool(self.conv1(x))", "x = self.conv1(x)"),
-       {"shufflenet_function"}),
+       ("x = self.maxpool(self.conv1(x))", "x = self.conv1(x)")),
 ]
 
 _SHUFFLE_PERMUTE = '''
