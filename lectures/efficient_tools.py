@@ -75,9 +75,6 @@ PAPER_TOP1 = OrderedDict([
     ("ResNet-50", (76.1, "Xie et al. 2017, Table 3 (23.9% error)")),
 ])
 
-#: Names of the shortcut/parallel layers that are not on the longest path.
-SHORTCUTS = ("skip", "downsample", "branch1")
-
 
 # ---------------------------------------------------------------------------
 # The architectures as data

@@ -99,3 +99,12 @@ def pytest_xdist_make_scheduler(config, log):
             return module if module in ONE_WORKER else nodeid
 
     return Scheduling(config, log)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """For modules of tiny tensors: intra-op threads only add synchronisation, which costs a
+    lot on a busy 2-core machine.  Restored for the other test modules afterwards."""
+    from lectures import lecture_tools
+    with lecture_tools.one_thread():
+        yield

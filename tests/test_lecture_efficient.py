@@ -41,11 +41,7 @@ D = torch.float64
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=40)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors only: intra-op threads add synchronisation on a busy 2-core machine."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,7 @@ PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples
 D = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation on a busy 2-core machine."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def rand(*shape, seed=0):

@@ -28,11 +28,7 @@ D = torch.float64
 INPUT = (3, 224, 224)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors only: intra-op threads add synchronisation on a busy 2-core machine."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def rand(*shape, seed=0):

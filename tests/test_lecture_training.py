@@ -31,11 +31,7 @@ from lectures import lecture_tools as lt  # noqa: E402
 from lectures import training_tools as tt  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models only; one thread is also what the cached table was trained with."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def toy_data(n=10, features=4, classes=3, seed=0):

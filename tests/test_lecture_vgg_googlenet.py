@@ -32,11 +32,7 @@ PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples
 IMAGE = (3, 224, 224)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors only: intra-op threads would just wait for each other on 2 busy cores."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def macs(module, input_shape) -> int:

@@ -34,12 +34,7 @@ PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples
 D = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Every tensor here is tiny: intra-op threads only add synchronisation, which costs a
-    lot on a busy 2-core machine. Restored for the other test modules afterwards."""
-    with lt.one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def rand(*shape, seed=0):

@@ -57,6 +57,15 @@ def test_autograde_scores(case, graded, snapshot):
                    {"failing": _failing(row), "score": f"{row.auto_score:g}/{row.auto_max:g}"})
 
 
+def test_snapshot_lists_exactly_the_class(snapshot):
+    from tests.catalog.snapshot import load
+    names = [f"{ps}-{s.student}" for ps in AVAILABLE for s in everyone(ps)]
+    if snapshot.update:
+        snapshot.prune("nbgrader", names)
+    else:
+        assert sorted(load("nbgrader")) == sorted(names)
+
+
 def test_bundles_prove_several_mutants():
     for ps in AVAILABLE:
         if ps not in NBGRADER_CLASSES:

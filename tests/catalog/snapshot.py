@@ -14,7 +14,9 @@ from pathlib import Path
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 UPDATES = Path(__file__).resolve().parents[2] / "build" / "snapshot-updates"
-UPDATE_HINT = "If the change is intended, run `./course.sh test tests/test_catalog.py --update`."
+UPDATE_HINT = ("If the change is intended, rerun the test with --update (`./course.sh test "
+               "tests/test_catalog.py tests/test_nbgrader_grading.py --update`) and review the "
+               "snapshot's diff.")
 
 _loaded: dict[str, dict] = {}
 
