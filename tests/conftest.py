@@ -86,6 +86,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in ONE_WORKER)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, used only with -n
 def pytest_xdist_make_scheduler(config, log):
     """Each test is its own unit of work, except the modules in ``ONE_WORKER``.
 
