@@ -102,11 +102,8 @@ def decode(obj):
 #: The file name under which the sandbox compiles an answer cell: ``<answer cell NAME>``.
 CELL_PREFIX = "<answer cell "
 _GRADER_DIR = os.path.dirname(os.path.abspath(__file__))
-# Characters kept of a message and of a traceback.  Written as products: Hypothesis also
-# draws integer literals (100 and up) found in the grader's loaded modules, so a new
-# literal here would change the examples every check generates ("Loaded modules" in
-# grader.checks).
-_MESSAGE_CHARS, _TRACEBACK_CHARS = 2 * 10**3, 4 * 10**3
+#: characters kept of a message and of a traceback
+_MESSAGE_CHARS, _TRACEBACK_CHARS = 2000, 4000
 
 
 def in_answer_cell(filename: str) -> bool:
