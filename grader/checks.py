@@ -7,15 +7,16 @@ everything else (the reference, the comparison, the verdict) happens here.
 Checks of ``nn.Module`` classes run probes instead of calls: see
 ``grader.module_checks``.
 
-Grading is deterministic: derandomized Hypothesis, no example database, no
-deadline, a fixed number of examples per profile.
-
-The examples rest on the seed (the source of the ``body`` functions below), the
-strategies and the Hypothesis version, and on nothing else: Hypothesis (6.131
-and later) also draws literals it finds in whatever modules of the project a
-process has loaded, so the kernel, `nbgrader autograde` and a pytest worker
-would each draw other examples.  The grader turns that off
-(``_draw_from_strategies_only``).
+Grading is deterministic: no example database, no deadline, a fixed number of
+examples per profile, and an explicit seed per check (``Profile.seed``).  The
+public profile's seed comes from the check's id alone, so students see stable
+feedback; the hidden profile's also from the instructor's grading secret
+(``grader.secret``), so no one can record the graded inputs in advance.  The
+examples rest on the seed, the strategies and the (pinned) Hypothesis version,
+and on nothing else: Hypothesis (6.131 and later) also draws literals it finds
+in whatever modules of the project a process has loaded, so the kernel,
+`nbgrader autograde` and a pytest worker would each draw other examples.  The
+grader turns that off (``_draw_from_strategies_only``).
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ import warnings
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, example, given, reject, settings
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, reject, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
 from . import messages as msg
 from .comparisons import CheckFailed, compare_array, is_int
-from .sandbox import SandboxCrashed, SandboxTimeout
+from .sandbox import BudgetExhausted, SandboxCrashed, SandboxTimeout
+from .secret import check_seed
 from .target import Target
 
 
@@ -52,8 +54,7 @@ class _Abort(BaseException):
     """Stop a property at once, without shrinking (a hang, a stub, a shortcut).
 
     A BaseException, so Hypothesis does not catch it and shrink: shrinking a
-    ten-second timeout would take hours.  (The ``body`` functions below name it:
-    renaming it would change their source, and so every generated example.)
+    ten-second timeout would take hours.
     """
 
     def __init__(self, message: str):
@@ -70,16 +71,25 @@ class Profile:
     #: look for the smallest failing input; off, a failure is reported as found (the
     #: verdict is the same, only the message is less simple)
     shrink: bool = True
+    #: hidden examples are drawn from the instructor's grading secret
+    hidden: bool = False
+    secret: str | None = dataclasses.field(default=None, repr=False)
+
+    def seed(self, check_id: str) -> int:
+        """The check's Hypothesis seed: from its id, and for hidden examples the secret.
+        Not from the grader's source, so a refactor or a new check changes no score."""
+        return check_seed(check_id, self.name, self.secret if self.hidden else None,
+                                 required=self.hidden)
 
 
 PROFILES = {
     "quick": Profile("quick", max_examples=30, budget_s=90.0),
-    "thorough": Profile("thorough", max_examples=70, budget_s=240.0),
+    "thorough": Profile("thorough", max_examples=70, budget_s=240.0, hidden=True),
 }
 
 
 def hypothesis_settings(profile: Profile) -> settings:
-    return settings(max_examples=profile.max_examples, derandomize=True, database=None,
+    return settings(max_examples=profile.max_examples, derandomize=False, database=None,
                     deadline=None, suppress_health_check=list(HealthCheck),
                     report_multiple_bugs=False, verbosity=Verbosity.quiet,
                     phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if profile.shrink
@@ -149,6 +159,14 @@ def preflight(target: Target, name: str) -> None:
                      f"({target.rules.why}):\n" + "\n".join(f"  {v}" for v in bad))
 
 
+def timed_out(what: str, limit: float, err: SandboxTimeout, call="") -> _Abort:
+    """Stop a check whose call ran out of time: its own limit, or the notebook's budget."""
+    if isinstance(err, BudgetExhausted):
+        return _Abort(f"{what} was not run: {err}.")
+    return _Abort(f"{what} did not return within {limit:g} s (an infinite loop?)."
+                  + (f"\n{call}" if call else ""))
+
+
 def student_error(name: str, err, call) -> str:
     """The message for an exception the student's code raised (``err``, a StudentError);
     a stub or a shortcut stops the check at once."""
@@ -174,9 +192,10 @@ class _LazyCall:
         return format(str(self), spec)
 
 
-def search(name: str, strategy, examples: Sequence, n_examples: int, profile: Profile,
-           one: Callable) -> int:
-    """Run ``one(case)`` on ``examples`` and then on cases drawn from ``strategy``.
+def search(check_id: str, name: str, strategy, examples: Sequence, n_examples: int,
+           profile: Profile, one: Callable) -> int:
+    """Run ``one(case)`` on ``examples`` and then on cases drawn from ``strategy``, seeded
+    for ``check_id`` (``Profile.seed``).
 
     ``one`` raises ``CheckFailed`` for a counterexample, which Hypothesis
     shrinks, within ``SHRINK_CALLS`` and ``SHRINK_SECONDS``; ``_Abort`` stops
@@ -213,6 +232,7 @@ def search(name: str, strategy, examples: Sequence, n_examples: int, profile: Pr
     for case in examples:
         test = example(case)(test)
     test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
+    test = seed(profile.seed(check_id))(test)
     try:
         test()
     except Flaky as err:
@@ -246,56 +266,11 @@ class PropertyCheck(Check):
     #: profile -> number of examples, when a check needs a different budget
     max_examples: dict = dataclasses.field(default_factory=dict)
 
-    # Kept apart from ``search``, word for word: derandomized Hypothesis seeds from
-    # the test function's source, and the catalogs' failing sets rest on these examples.
     def _run(self, target: Target, profile: Profile) -> int:
         preflight(target, self.function)
-        count, start = 0, time.monotonic()
-        last_failure: list[str] = []
-        first_failure = [0, 0.0]
-        compare = self.compare
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
-
-        def body(case):
-            nonlocal count
-            args, kwargs = case
-            elapsed = time.monotonic() - start
-            if elapsed > profile.budget_s:
-                if last_failure:
-                    raise _Abort(last_failure[-1] + "\n(The search for a smaller failing input "
-                                 "was stopped after %.0f s.)" % elapsed)
-                raise _Abort(f"`{self.function}` is too slow to grade: {count} examples took "
-                             f"{elapsed:.0f} s (limit {profile.budget_s:.0f} s for "
-                             f"{n_examples}).")
-            if last_failure and (count - first_failure[0] > SHRINK_CALLS or
-                                 time.monotonic() - first_failure[1] > SHRINK_SECONDS):
-                # Enough shrinking.  Only the message can depend on this stop, never the score.
-                raise _Abort(last_failure[-1])
-            count += 1
-            try:
-                self._one(target, args, kwargs, compare)
-            except CheckFailed as failure:
-                if not last_failure:
-                    first_failure[:] = [count, time.monotonic()]
-                last_failure.append(str(failure))
-                raise
-
-        test = given(self.strategy)(body)
-        for args, kwargs in self.examples:
-            test = example((args, kwargs))(test)
-        test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
-        try:
-            test()
-        except Flaky as err:
-            raise CheckFailed(f"`{self.function}` gave different results for the same input "
-                              f"(does it use randomness or global state?): {err}") from None
-        except BaseException as err:
-            # Hypothesis may wrap the failure in an ExceptionGroup-like container.
-            inner = getattr(err, "exceptions", None)
-            if inner and isinstance(inner[0], (CheckFailed, _Abort)):
-                raise inner[0] from None
-            raise
-        return count
+        return search(self.id, self.function, self.strategy, list(self.examples), n_examples,
+                      profile, lambda case: self._one(target, *case, self.compare))
 
     def _one(self, target, args, kwargs, compare) -> None:
         call = _LazyCall(self.function, self.reference, args, kwargs)
@@ -307,9 +282,8 @@ class PropertyCheck(Check):
         originals = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
         try:
             out = target.call(self.function, args, kwargs)
-        except SandboxTimeout:
-            raise _Abort(f"`{self.function}` did not return within {target.call_timeout:g} s "
-                         f"(an infinite loop?).\n{call}") from None
+        except SandboxTimeout as err:
+            raise timed_out(f"`{self.function}`", target.call_timeout, err, call) from None
         except SandboxCrashed as err:
             raise CheckFailed(f"`{self.function}` crashed the process running it: {err}.\n"
                               f"{call}") from None
@@ -390,9 +364,8 @@ class NoPixelLoopsCheck(Check):
         for args, kwargs in (self.small, self.large):
             try:
                 out = target.call(self.function, args, kwargs, count_lines=True)
-            except SandboxTimeout:
-                raise _Abort(f"`{self.function}` did not return within "
-                             f"{target.call_timeout:g} s.") from None
+            except SandboxTimeout as err:
+                raise timed_out(f"`{self.function}`", target.call_timeout, err) from None
             except SandboxCrashed as err:
                 raise CheckFailed(f"`{self.function}` crashed the process running it: "
                                   f"{err}.") from None
@@ -441,7 +414,7 @@ class CaseCheck(Check):
             for case in self.examples[:max(n, 1)]:
                 self._one(target, case)
             return len(self.examples[:max(n, 1)])
-        return search(name, self.strategy, list(self.examples), n, profile,
+        return search(self.id, name, self.strategy, list(self.examples), n, profile,
                       lambda case: self._one(target, case))
 
     def _one(self, target: Target, case) -> None:
@@ -480,10 +453,8 @@ class ProbeCheck(CaseCheck):
         name = self.functions[0]
         try:
             out = target.probe(self.probe, spec, self.timeout)
-        except SandboxTimeout:
-            limit = self.timeout or target.call_timeout
-            raise _Abort(f"{case}: did not finish within {limit:g} s (an infinite loop?).") \
-                from None
+        except SandboxTimeout as err:
+            raise timed_out(str(case), self.timeout or target.call_timeout, err) from None
         except SandboxCrashed as err:
             raise CheckFailed(f"{case}: crashed the process running it: {err}.") from None
         if out.missing:

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import reject
 
 from . import references as R
-from .checks import CaseCheck, Profile, _Abort, preflight, student_error
+from .checks import CaseCheck, Profile, _Abort, preflight, student_error, timed_out
 from .comparisons import CheckFailed, compare_array
 from .sandbox import SandboxCrashed, SandboxTimeout
 from .target import Target
@@ -70,8 +70,8 @@ class ModuleCheck(CaseCheck):
     def _probe(self, target: Target, name: str, case, **spec):
         try:
             out = target.probe(name, {"ctor": case.ctor(), **spec})
-        except SandboxTimeout:
-            raise _Abort(f"`{case}` did not finish within {target.call_timeout:g} s.") from None
+        except SandboxTimeout as err:
+            raise timed_out(f"`{case}`", target.call_timeout, err) from None
         except SandboxCrashed as err:
             raise CheckFailed(f"`{case}` crashed the process running it: {err}.") from None
         if out.missing:

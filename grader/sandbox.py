@@ -1,11 +1,17 @@
-"""The grading side of the sandbox: a fresh Python process per notebook.
+"""The grading side of the sandbox: a fresh, isolated Python process per notebook.
 
-The student's answer cells run in that process and nowhere else.  The grading
-process sends inputs, receives plain data back (see ``_wire``), and compares
-there, so monkeypatching ``numpy.testing``, ``grader`` or ``AssertionError``
-inside the answers changes nothing.  A call that hangs is killed after
-``call_timeout`` seconds and a process that dies is restarted: each costs one
-check, never the whole notebook.
+The student's answer cells run in that process and nowhere else, behind the
+operating-system boundary of ``grader.isolation``.  The grading process sends
+inputs, receives plain data back (see ``_wire``), and compares there, so
+monkeypatching ``numpy.testing``, ``grader`` or ``AssertionError`` inside the
+answers changes nothing.
+
+Time is charged as CPU time plus the time the worker sleeps, never the time it
+waits for a busy CPU, so a submission gets the same score on an idle and on a
+loaded machine.  A call over its limit is killed, and so is a worker whose
+processes together use more than ``memory_mb``: each costs one check, never the
+whole notebook.  A notebook that uses up its ``budget_s`` fails its remaining
+checks at once.
 """
 from __future__ import annotations
 
@@ -14,16 +20,21 @@ import json
 import os
 import selectors
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from . import _wire
+from . import _wire, isolation
 from .shortcuts import Rules
 
 #: The folder that holds the ``grader`` package, which the worker imports.
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = isolation.PACKAGE_ROOT
+#: a reply longer than this is not the grader's protocol (the parent must stay small)
+MAX_REPLY_BYTES = 256 * 1024 * 1024
+#: how often a pending call's time and memory are looked at
+TICK_S = 0.2
+#: wall-clock backstop: a call may take this many times its limit on a loaded machine
+WALL_FACTOR = 4.0
+#: processes the student's code may have running at once
+MAX_PROCESSES = 64
 
 
 class SandboxError(Exception):
@@ -32,6 +43,10 @@ class SandboxError(Exception):
 
 class SandboxTimeout(SandboxError):
     pass
+
+
+class BudgetExhausted(SandboxTimeout):
+    """The notebook used up its total grading time: every later call fails at once."""
 
 
 class SandboxCrashed(SandboxError):
@@ -48,8 +63,8 @@ class StudentError:
 
     @classmethod
     def from_json(cls, d: dict) -> "StudentError":
-        return cls(d["type"], d["message"], d["traceback"], d.get("not_implemented", False),
-                   d.get("shortcut", False))
+        return cls(str(d["type"]), str(d["message"]), str(d["traceback"]),
+                   bool(d.get("not_implemented", False)), bool(d.get("shortcut", False)))
 
 
 @dataclasses.dataclass
@@ -64,56 +79,150 @@ class Outcome:
     lines: int | None = None
 
 
-def _child_env() -> dict:
+def _child_env(pythonpath: str, home: str) -> dict:
     """The worker's whole environment, built from scratch: no inherited PYTHON* variable.
 
     The worker runs without ``-I`` or ``-E``, which would ignore the PYTHON* variables set
-    here: a fixed string hash (set iteration order), no bytecode written into the package,
-    UTF-8 output, and (``PYTHONSAFEPATH``, Python 3.11+) not even the empty working
-    directory on ``sys.path``.
+    here: a fixed string hash (set iteration order), no bytecode written, UTF-8 output, and
+    (``PYTHONSAFEPATH``, Python 3.11+) not even the working directory on ``sys.path``.
     """
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
     keep.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                 MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-                PYTHONIOENCODING="utf-8", PYTHONSAFEPATH="1", PYTHONPATH=str(PACKAGE_ROOT),
-                HOME=tempfile.gettempdir())
+                PYTHONIOENCODING="utf-8", PYTHONSAFEPATH="1", PYTHONPATH=pythonpath, HOME=home)
     return keep
 
 
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (field 3, the state, first)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].decode().split()
+    except (OSError, IndexError):
+        return None
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    """utime + stime + the CPU time of reaped children (cutime + cstime)."""
+    return sum(int(f) for f in fields[11:15]) / _TICKS
+
+
+class _Meter:
+    """What the worker's process tree costs: charged seconds (CPU time plus time asleep,
+    never time spent waiting for a busy CPU), resident memory and process count."""
+
+    def __init__(self, proc: subprocess.Popen, info: dict):
+        self.proc = proc
+        self.namespace = f"pid:[{info['pid-namespace']}]" if info else None
+        self.worker = self._find_worker(info.get("child-pid")) if info else proc.pid
+
+    def _tree(self) -> list[int]:
+        """The processes of the sandbox: its PID namespace, or the worker's group."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if self.namespace:
+                    if os.readlink(f"/proc/{entry}/ns/pid") == self.namespace:
+                        pids.append(int(entry))
+                elif os.getpgid(int(entry)) == self.proc.pid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+        return pids
+
+    def _find_worker(self, init: int) -> int:
+        """The Python worker, the child of bwrap's init inside the namespace."""
+        for _ in range(200):
+            for pid in self._tree():
+                fields = _stat(pid)
+                if fields and int(fields[1]) == init:
+                    return pid
+            time.sleep(0.005)
+        return init
+
+    def cpu(self) -> float:
+        fields = _stat(self.worker)
+        return _cpu_seconds(fields) if fields else 0.0
+
+    def asleep(self) -> bool:
+        """Sleeping, stopped or waiting on I/O: time the student's code chose to spend."""
+        fields = _stat(self.worker)
+        return bool(fields) and fields[0] in "SDTt"
+
+    def usage(self) -> tuple[int, int]:
+        """(resident bytes, processes) of the whole tree."""
+        rss, count = 0, 0
+        for pid in self._tree():
+            try:
+                with open(f"/proc/{pid}/statm") as fh:
+                    rss += int(fh.read().split()[1]) * _PAGE
+                count += 1
+            except (OSError, IndexError, ValueError):
+                continue
+        return rss, count
+
+
 class Sandbox:
-    """Runs answer cells in a child process and calls functions defined there."""
+    """Runs answer cells in an isolated child process and calls functions defined there.
+
+    ``call_timeout`` and ``cell_timeout`` are charged seconds per call and per answer
+    cell; ``budget_s`` is the whole notebook's.
+    """
 
     def __init__(self, cells: list[tuple[str, str]], rules: Rules = Rules(), *,
-                 call_timeout: float = 10.0, cell_timeout: float = 30.0, memory_mb: int = 4096):
+                 call_timeout: float = 10.0, cell_timeout: float = 30.0, memory_mb: int = 4096,
+                 budget_s: float = 600.0, scratch_mb: int = 256):
         self.cells = cells
         self.rules = rules
         self.call_timeout = call_timeout
         self.cell_timeout = cell_timeout
         self.memory_mb = memory_mb
+        self.budget_s = budget_s
+        self.charged = 0.0
         self.cell_errors: dict[str, StudentError] = {}
         self.hung_cells: list[str] = []
         self.proc: subprocess.Popen | None = None
+        self.isolation = isolation.choose(scratch_mb)
+        self._hidden = isolation.hidden_entries(tuple(rules.modules))
+        self._meter: _Meter | None = None
         self._buf = b""
-        self._tmp = tempfile.TemporaryDirectory(prefix="grader-sandbox-")
 
     # --- process management ---------------------------------------------------
 
     def _spawn(self) -> None:
-        capture = os.path.join(self._tmp.name, "output.txt")
-        self.proc = subprocess.Popen(
-            # -s: no user site-packages; -m: the worker's own folder (grader/) stays off sys.path
-            [sys.executable, "-s", "-m", "grader._worker", capture, str(self.memory_mb)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self._tmp.name, env=_child_env(), start_new_session=True)
+        iso = self.isolation
+        capture = os.path.join(iso.scratch, ".output")
+        read_info, write_info = os.pipe() if iso.name == "bubblewrap" else (None, None)
+        argv = ["-m", "grader._worker", capture, str(self.memory_mb)]
+        try:
+            self.proc = subprocess.Popen(
+                iso.command(argv, self._hidden, write_info),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=iso.scratch if iso.name == "none" else None, start_new_session=True,
+                env=_child_env(iso.pythonpath(), iso.scratch),
+                pass_fds=(write_info,) if write_info is not None else ())
+        finally:
+            if write_info is not None:
+                os.close(write_info)
+        info = self._read_info(read_info) if read_info is not None else {}
+        self._meter = _Meter(self.proc, info)
         self._buf = b""
         self._send({"op": "load", "cells": [{"name": n, "source": s} for n, s in self.cells],
                     "rules": self.rules.to_json(), "skip": self.hung_cells})
         while True:
             try:
                 msg = self._receive(self.cell_timeout)
-            except SandboxTimeout:
+            except SandboxTimeout as err:
                 hung = self._current_cell
                 self.kill()
+                if isinstance(err, BudgetExhausted):
+                    raise
                 self.hung_cells.append(hung)
                 self.cell_errors[hung] = StudentError(
                     "TimeoutError", f"this cell did not finish within {self.cell_timeout:g} s",
@@ -127,18 +236,31 @@ class Sandbox:
                 return self._spawn()
             event = msg.get("event")
             if event == "cell_start":
-                self._current_cell = msg["cell"]
+                self._current_cell = str(msg.get("cell"))
             elif event == "cell_done" and msg.get("error"):
-                self.cell_errors[msg["cell"]] = StudentError.from_json(msg["error"])
+                self.cell_errors[str(msg.get("cell"))] = StudentError.from_json(msg["error"])
             elif event == "loaded":
                 return
 
+    @staticmethod
+    def _read_info(fd: int) -> dict:
+        """bwrap's namespace ids, written before it runs the worker."""
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
+        try:
+            return json.loads(data)
+        except ValueError:
+            return {}
+
     def ensure_started(self) -> None:
+        if self.charged > self.budget_s:
+            raise self._exhausted()
         if self.proc is None or self.proc.poll() is not None:
             self._current_cell = "?"
             self._spawn()
 
     def kill(self) -> None:
+        """Kill bwrap, and with it the PID namespace: nothing the student started survives."""
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, 9)
@@ -160,7 +282,6 @@ class Sandbox:
             except (OSError, subprocess.TimeoutExpired, SandboxError):
                 pass
         self.kill()
-        self._tmp.cleanup()
 
     def __enter__(self):
         return self
@@ -177,27 +298,76 @@ class Sandbox:
         except (BrokenPipeError, OSError) as err:
             raise self._crashed() from err
 
-    def _crashed(self) -> SandboxCrashed:
+    def _crashed(self, why: str = "") -> SandboxCrashed:
         code = self.proc.wait() if self.proc else None
         self.proc = None
-        hint = " (out of memory?)" if code in (-9, 137) else ""
-        return SandboxCrashed(f"the process running your code exited with code {code}{hint}")
+        if not why:
+            hint = " (out of memory?)" if code in (-9, 137) else ""
+            why = f"the process running your code exited with code {code}{hint}"
+        return SandboxCrashed(why)
 
-    def _receive(self, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
+    def _exhausted(self) -> BudgetExhausted:
+        return BudgetExhausted(f"this notebook used up its grading time ({self.budget_s:g} s "
+                               "in all); the checks left were not run")
+
+    def _stop(self, why: str) -> SandboxCrashed:
+        self.kill()
+        return SandboxCrashed(why)
+
+    def _receive(self, limit: float) -> dict:
+        """The next protocol line, charging the time it took.  ``limit`` is in charged
+        seconds; the wall clock only backs it up (a stopped or starved worker)."""
+        meter = self._meter
+        start, cpu0, slept = time.monotonic(), meter.cpu(), 0.0
+        last_tick = start
         fd = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise SandboxTimeout(f"no answer within {timeout:g} s")
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    raise self._crashed()
-                self._buf += chunk
+
+        def charged() -> float:
+            return meter.cpu() - cpu0 + slept
+
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, selectors.EVENT_READ)
+                while b"\n" not in self._buf:
+                    if sel.select(TICK_S):
+                        chunk = os.read(fd, 1 << 20)
+                        if not chunk:
+                            raise self._crashed()
+                        self._buf += chunk
+                        if len(self._buf) > MAX_REPLY_BYTES:
+                            raise self._stop("your code produced more output than the grader "
+                                             f"reads ({MAX_REPLY_BYTES >> 20} MB)")
+                        continue
+                    now = time.monotonic()
+                    if meter.asleep():
+                        slept += now - last_tick
+                    last_tick = now
+                    self._watch(meter)
+                    if charged() > limit or now - start > WALL_FACTOR * limit:
+                        raise SandboxTimeout(f"no answer within {limit:g} s")
+                    if self.charged + charged() > self.budget_s:
+                        self.kill()
+                        raise self._exhausted()
+        finally:
+            self.charged += charged() if self.proc is not None else time.monotonic() - start
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            msg = None
+        if not isinstance(msg, dict):
+            raise self._stop("the process running your code wrote something that is not the "
+                             "grader's protocol")
+        return msg
+
+    def _watch(self, meter: _Meter) -> None:
+        """Kill the sandbox when its processes together use too much memory, or are too many."""
+        rss, count = meter.usage()
+        if rss > self.memory_mb * 1024 * 1024:
+            raise self._stop(f"your code used more than {self.memory_mb} MB of memory "
+                             "(all its processes together)")
+        if count > MAX_PROCESSES:
+            raise self._stop(f"your code started more than {MAX_PROCESSES} processes")
 
     def _request(self, msg: dict, timeout: float) -> dict:
         self.ensure_started()
@@ -228,14 +398,19 @@ class Sandbox:
     def lookup(self, name: str) -> Outcome:
         return self._outcome(self._request({"op": "lookup", "name": name}, self.call_timeout))
 
-    @staticmethod
-    def _outcome(reply: dict) -> Outcome:
-        if reply.get("missing"):
-            return Outcome(missing=True, output=reply.get("output", ""))
-        if not reply["ok"]:
-            return Outcome(error=StudentError.from_json(reply["error"]),
-                           output=reply.get("output", ""))
-        value = _wire.decode(reply.get("result", reply.get("value")))
-        after = [_wire.decode(a) for a in reply["args_after"]] if "args_after" in reply else None
-        return Outcome(value=value, args_after=after, output=reply.get("output", ""),
-                       lines=reply.get("lines"))
+    def _outcome(self, reply: dict) -> Outcome:
+        try:
+            if reply.get("missing"):
+                return Outcome(missing=True, output=str(reply.get("output", "")))
+            if not reply["ok"]:
+                return Outcome(error=StudentError.from_json(reply["error"]),
+                               output=str(reply.get("output", "")))
+            value = _wire.decode(reply.get("result", reply.get("value")))
+            after = [_wire.decode(a) for a in reply["args_after"]] \
+                if reply.get("args_after") is not None else None
+            lines = reply.get("lines")
+            return Outcome(value=value, args_after=after, output=str(reply.get("output", "")),
+                           lines=lines if isinstance(lines, int) else None)
+        except Exception:  # noqa: BLE001 - a forged reply is the student's doing
+            raise self._stop("the process running your code sent a reply the grader could not "
+                             "read") from None

@@ -63,6 +63,8 @@ class RemoteTarget:
         self.rules = rules
         self.sandbox = Sandbox(cells, rules, **sandbox_options)
         self.call_timeout = self.sandbox.call_timeout
+        #: function or probe -> its timeout: later checks that need it fail at once
+        self._timed_out: dict[str, SandboxTimeout] = {}
         self._violations = {}
         for cell, source in cells:
             for v in scan(source, rules):
@@ -70,10 +72,22 @@ class RemoteTarget:
                 self._violations.setdefault(v.where, []).append(v)
 
     def call(self, fn, args, kwargs, count_lines: bool = False) -> Outcome:
-        return self.sandbox.call(fn, args, kwargs, count_lines=count_lines)
+        return self._unless_timed_out(fn, self.sandbox.call, fn, args, kwargs,
+                                      count_lines=count_lines)
 
     def probe(self, name, spec, timeout=None) -> Outcome:
-        return self.sandbox.probe(name, spec, timeout)
+        return self._unless_timed_out(f"probe {name}", self.sandbox.probe, name, spec, timeout)
+
+    def _unless_timed_out(self, key: str, run, *args, **kwargs) -> Outcome:
+        """A function that timed out once is not waited for again: each check that calls
+        it fails at once, with the same message."""
+        if key in self._timed_out:
+            raise self._timed_out[key]
+        try:
+            return run(*args, **kwargs)
+        except SandboxTimeout as err:
+            self._timed_out[key] = err
+            raise
 
     def lookup(self, name) -> Outcome:
         return self.sandbox.lookup(name)

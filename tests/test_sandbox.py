@@ -91,7 +91,8 @@ FACTS = [("facts", "import sys\n"
                    "def set_order(words):\n    return list(set(words))\n"
                    "def path():\n    return list(sys.path)\n"
                    "def user_site_off():\n    return bool(sys.flags.no_user_site)\n"
-                   "def grader_file():\n    import grader\n    return grader.__file__\n")]
+                   "def grader_files():\n    import grader, os\n"
+                   "    return sorted(os.listdir(os.path.dirname(grader.__file__)))\n")]
 WORDS = [f"word{i}" for i in range(20)]
 
 
@@ -120,14 +121,15 @@ def test_no_bytecode_is_written_into_the_package(tmp_path):
     """A sandbox started from a copy of the package leaves no __pycache__ in it."""
     source = Path(grader.__file__).resolve().parent
     shutil.copytree(source, tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "grader" / "the_copy.txt").write_text("")
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox import Sandbox\n"
               "from grader.shortcuts import Rules\n"
               "with Sandbox([('facts', sys.argv[2])], Rules()) as sb:\n"
-              "    print(sb.call('grader_file', [], {}).value)\n")
+              "    print(sb.call('grader_files', [], {}).value)\n")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # this process writes none either
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path), FACTS[0][1]], env=env,
                          capture_output=True, text=True, check=True).stdout
-    assert out.strip() == str(tmp_path / "grader" / "__init__.py")  # the copy, not this tree
+    assert "the_copy.txt" in out and "__pycache__" not in out  # the copy, not this tree
     assert not list((tmp_path / "grader").rglob("*.pyc"))
 
 
