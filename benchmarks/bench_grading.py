@@ -7,7 +7,9 @@ Prints:
    the floor: executing a notebook that only imports numpy and torch;
 2. the out-of-process grader alone on that notebook (quick and thorough profiles);
 3. `pytest exercises/ps01_convolution` on a correct notebook;
-4. the solution's NumPy conv2d against torch.nn.functional.conv2d on the CPU,
+4. isolation overhead: the same grading and a bare sandbox start, in the
+   bubblewrap sandbox and as a plain process, interleaved;
+5. the solution's NumPy conv2d against torch.nn.functional.conv2d on the CPU,
    for a ResNet-sized layer (1x64x56x56, 3x3, 64->64).
 
 Not a test: timings on shared machines are noisy, ratios less so.
@@ -22,14 +24,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import numpy as np
 
-from grader import notebook as nbio
+from grader import isolation, notebook as nbio
 from grader.cli import course_args, make_course, nbgrader, subprocess_env
 from grader.device import describe_device
 from grader.runner import NotebookGrader
+from grader.sandbox import Sandbox
+from grader.shortcuts import FROM_SCRATCH
 from grader.submissions import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +85,8 @@ def main() -> None:
         nbgrader("autograde", PS, "--force", *course_args(course), cwd=ROOT)
         per_submission = (time.perf_counter() - t) / args.students
 
-    quick = timed(lambda: _grade(correct))
-    thorough = timed(lambda: _grade(nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")))
+    quick = timed(lambda: _grade(correct, hidden=False))
+    thorough = timed(lambda: _grade(correct, hidden=True))
 
     with tempfile.TemporaryDirectory() as tmp:
         ex = Path(tmp) / PS
@@ -102,12 +107,43 @@ def main() -> None:
     for name, s, ratio in rows:
         print(f"{name:<52} {s:8.2f} {ratio:8.2f}")
 
+    isolation_overhead(correct, args.repeat)
     conv_benchmark(args.repeat)
 
 
-def _grade(nb):
-    """Grade every check cell (the solution notebook's cells include the hidden checks)."""
-    with NotebookGrader(nb) as g:
+def isolation_overhead(nb, repeat: int) -> None:
+    """Grading in the OS sandbox against a plain process, alternating runs."""
+    def unisolated():
+        return mock.patch.object(isolation, "choose", lambda *a: isolation.Unisolated())
+
+    def start():
+        with Sandbox([("a", "x = 1")], FROM_SCRATCH) as sb:
+            sb.ensure_started()
+
+    if isolation.choose().name != "bubblewrap":
+        print(f"\nisolation overhead: not measured ({isolation._bwrap_problem()})")
+        return
+    times = {"isolated": [], "plain": [], "start isolated": [], "start plain": []}
+    for _ in range(repeat):
+        times["isolated"].append(timed(lambda: _grade(nb, hidden=True)))
+        times["start isolated"].append(timed(start, 5))
+        with unisolated():
+            times["plain"].append(timed(lambda: _grade(nb, hidden=True)))
+            times["start plain"].append(timed(start, 5))
+    best = {k: min(v) for k, v in times.items()}
+    print(f"\n{'isolation (bubblewrap) against a plain process':<52} {'isolated':>8} "
+          f"{'plain':>8} {'ratio':>8}")
+    for name, a, b in [("grade ps01, public + hidden checks (s)", "isolated", "plain"),
+                       ("start a sandbox and load one cell (ms)", "start isolated",
+                        "start plain")]:
+        scale = 1000 if name.endswith("(ms)") else 1
+        print(f"{name:<52} {scale * best[a]:8.2f} {scale * best[b]:8.2f} "
+              f"{best[a] / best[b]:8.2f}")
+
+
+def _grade(nb, hidden: bool):
+    """Grade every check cell, with the hidden checks or without."""
+    with NotebookGrader(nb, hidden=hidden) as g:
         results = g.grade_all()
     assert all(r.passed for r in results.values())
 
