@@ -4,6 +4,7 @@
     cnn-course build --check    # fail if exercises/ is stale
     cnn-course demo             # build, autograde the sample class, feedback, gradebook
     cnn-course gradebook --db sqlite:///gradebook.db
+    cnn-course dist OUT_DIR     # the students' copy of a graded course: no solutions
 """
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import gradebook, notebook as nbio
+from . import dist, gradebook, notebook as nbio
 from .problems import AVAILABLE
-from .sample_class import sample_class
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,6 +139,9 @@ def grade_course(course: Path, assignments, show=_progress) -> None:
 
 
 def demo(out: Path) -> int:
+    # Imported here: the sample class reads solutions/, which the students' copy lacks.
+    from .sample_class import sample_class
+
     _repo_root()
     start = time.monotonic()
     build()
@@ -165,6 +168,10 @@ def main(argv=None) -> int:
     d.add_argument("--out", type=Path, default=ROOT / "build" / "demo-course")
     g = sub.add_parser("gradebook", help="print a gradebook as a table")
     g.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}")
+    t = sub.add_parser("dist", help="the students' copy of a graded course: no solutions/, "
+                       "no tests/, checked for model answers")
+    t.add_argument("out", type=Path, metavar="OUT_DIR", help="a new or empty folder")
+    t.add_argument("--archive", action="store_true", help="also write OUT_DIR.tar.gz beside it")
     args = parser.parse_args(argv)
     if args.command == "build":
         if args.check:
@@ -178,6 +185,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "demo":
         return demo(args.out.resolve())
+    if args.command == "dist":
+        return dist.main(_repo_root(), args.out.resolve(), with_archive=args.archive)
     print(gradebook.format_table(gradebook.rows(args.db)))
     return 0
 
