@@ -81,6 +81,8 @@ FROM_SCRATCH = Rules(
              "numba"),
     functions=(
         "numpy.convolve", "numpy.correlate",
+        # what numpy.correlate and numpy.convolve call
+        "numpy._core.multiarray.correlate", "numpy._core.multiarray.correlate2",
         # listed for the in-kernel tripwires; their modules are blocked anyway
         "torch.conv2d", "torch.max_pool2d", "torch.avg_pool2d",
         "torch.nn.functional.conv2d", "torch.nn.functional.max_pool2d",
@@ -194,13 +196,22 @@ def _resolve(dotted: str):
 
 
 def install(rules: Rules) -> None:
-    """Block forbidden imports and trip forbidden calls for the rest of this process."""
+    """Block forbidden imports and trip forbidden calls for the rest of this process.
+
+    A function is tripped under every name a loaded module binds it to
+    (``numpy.correlate`` is also ``numpy._core.numeric.correlate``).
+    """
     if rules.modules:
         sys.meta_path.insert(0, _Blocker(rules))
     for name in () if rules.scoped else rules.functions:
         found = _resolve(name)
-        if found:
-            setattr(found[0], found[1], _tripwire(name, rules))
+        if not found:
+            continue
+        original, wire = getattr(*found), _tripwire(name, rules)
+        for module in list(sys.modules.values()):
+            for attr, value in list(getattr(module, "__dict__", {}).items()):
+                if value is original:
+                    setattr(module, attr, wire)
 
 
 @contextlib.contextmanager
