@@ -24,9 +24,11 @@ class Worker:
         self.capture_path = capture_path
         self.namespace: dict = {"__name__": "__answers__", "__builtins__": __builtins__}
         self.cell_errors: dict[str, dict] = {}
+        self.request_id = None
 
     def send(self, msg: dict) -> None:
         msg["output"] = self._take_output()
+        msg["id"] = self.request_id  # lines forged by the student's code lack it
         self.proto_out.write(json.dumps(msg) + "\n")
         self.proto_out.flush()
 
@@ -94,6 +96,7 @@ class Worker:
     def serve(self) -> None:
         for line in self.proto_in:
             req = json.loads(line)
+            self.request_id = req.get("id")
             op = req["op"]
             if op == "load":
                 self.load(req["cells"], req["rules"], req.get("skip", []))

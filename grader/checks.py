@@ -32,7 +32,7 @@ from hypothesis.errors import Flaky
 
 from . import messages as msg
 from .comparisons import CheckFailed, compare_array, is_int
-from .sandbox import BudgetExhausted, SandboxCrashed, SandboxTimeout
+from .sandbox import BudgetExhausted, SandboxCrashed, SandboxError, SandboxTimeout
 from .secret import check_seed
 from .target import Target
 
@@ -130,6 +130,9 @@ class Check:
         except CheckFailed as failure:
             return Result(self.id, False, self._headline(False) + "\n" + str(failure), 0,
                           time.monotonic() - start)
+        except SandboxError as err:  # a look-up, say, that the student's code broke
+            return Result(self.id, False, self._headline(False) + f"\nThe process running "
+                          f"your code failed: {err}.", 0, time.monotonic() - start)
         return Result(self.id, True, self._headline(True) + f" ({n} examples)", n,
                       time.monotonic() - start)
 

@@ -16,8 +16,10 @@ checks at once.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
+import secrets
 import selectors
 import subprocess
 import time
@@ -192,6 +194,7 @@ class Sandbox:
         self._hidden = isolation.hidden_entries(tuple(rules.modules))
         self._meter: _Meter | None = None
         self._buf = b""
+        self._token, self._ids, self._request_id = secrets.token_hex(8), itertools.count(), ""
 
     # --- process management ---------------------------------------------------
 
@@ -292,6 +295,10 @@ class Sandbox:
     # --- protocol ---------------------------------------------------------------
 
     def _send(self, msg: dict) -> None:
+        # Each request has an id the worker repeats in its replies, unknown to the student's
+        # code in advance: a line it forges on the protocol pipe is told apart and refused.
+        self._request_id = f"{self._token}-{next(self._ids)}"
+        msg["id"] = self._request_id
         try:
             self.proc.stdin.write((json.dumps(msg) + "\n").encode())
             self.proc.stdin.flush()
@@ -355,7 +362,7 @@ class Sandbox:
             msg = json.loads(line)
         except ValueError:
             msg = None
-        if not isinstance(msg, dict):
+        if not isinstance(msg, dict) or msg.get("id") != self._request_id:
             raise self._stop("the process running your code wrote something that is not the "
                              "grader's protocol")
         return msg
