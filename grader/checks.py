@@ -487,6 +487,8 @@ class ProblemSet:
     call_timeout: float = 10.0
     #: the sandbox's address-space limit
     memory_mb: int = 4096
+    #: site-packages paths the sandbox does not show (data whose labels are graded)
+    sandbox_hides: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.checks = {c.id: c for c in self.checks}

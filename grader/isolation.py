@@ -60,8 +60,9 @@ class Isolation(Protocol):
     scratch: str
 
     def command(self, argv: list[str], hidden: frozenset[str], info_fd: int | None) -> list[str]:
-        """The command line that runs ``argv`` (a Python command) with ``hidden``
-        distributions' files absent; bwrap writes its namespaces' ids to ``info_fd``."""
+        """The command line that runs ``argv`` (a Python command) with the ``hidden``
+        site-packages entries absent (``torch``, ``sklearn/datasets/data``); bwrap writes its
+        namespaces' ids to ``info_fd``."""
 
 
 def _site_packages() -> list[Path]:
@@ -112,7 +113,7 @@ class Bubblewrap:
             # One bind per folder, then an empty mount over each forbidden entry: binding
             # the allowed entries one by one would cost 0.2 s per sandbox.
             cmd += ["--ro-bind", str(site), f"{_SITE}{i}"]
-            for entry in sorted(hidden & set(os.listdir(site))):
+            for entry in sorted(e for e in hidden if os.path.lexists(site / e)):
                 inside = f"{_SITE}{i}/{entry}"
                 cmd += ["--tmpfs", inside, "--remount-ro", inside] if (site / entry).is_dir() \
                     else ["--ro-bind", "/dev/null", inside]

@@ -174,12 +174,13 @@ class Sandbox:
     """Runs answer cells in an isolated child process and calls functions defined there.
 
     ``call_timeout`` and ``cell_timeout`` are charged seconds per call and per answer
-    cell; ``budget_s`` is the whole notebook's.
+    cell; ``budget_s`` is the whole notebook's.  ``hide`` names site-packages paths the
+    sandbox must not show (problem set 9's test digits).
     """
 
     def __init__(self, cells: list[tuple[str, str]], rules: Rules = Rules(), *,
                  call_timeout: float = 10.0, cell_timeout: float = 30.0, memory_mb: int = 4096,
-                 budget_s: float = 600.0, scratch_mb: int = 256):
+                 budget_s: float = 600.0, scratch_mb: int = 256, hide: tuple[str, ...] = ()):
         self.cells = cells
         self.rules = rules
         self.call_timeout = call_timeout
@@ -191,7 +192,8 @@ class Sandbox:
         self.hung_cells: list[str] = []
         self.proc: subprocess.Popen | None = None
         self.isolation = isolation.choose(scratch_mb)
-        self._hidden = isolation.hidden_entries(tuple(rules.modules))
+        # the forbidden libraries, and what else the problem set keeps from the student
+        self._hidden = isolation.hidden_entries(tuple(rules.modules)) | frozenset(hide)
         self._meter: _Meter | None = None
         self._buf = b""
         self._token, self._ids, self._request_id = secrets.token_hex(8), itertools.count(), ""
