@@ -156,11 +156,13 @@ class GradientFlowCheck(ModuleCheck):
 
     def _one(self, target: Target, case) -> None:
         got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))
-        if got["stuck"]:
+        norms = [g for _, trainable, g in got["grads"] if trainable and g is not None]
+        stuck = [n for n, trainable, g in got["grads"] if trainable and not (g and g > 0)]
+        if stuck:
             raise CheckFailed(f"{case}: these parameters get no gradient in a training step, so "
                               "they never learn (are they used in forward?): "
-                              + ", ".join(f"`{n}`" for n in got["stuck"][:8]))
-        if not got["finite"]:
+                              + ", ".join(f"`{n}`" for n in stuck[:8]))
+        if not (np.isfinite(got["out"]).all() and np.isfinite(norms).all()):
             raise CheckFailed(f"{case}: the output or a gradient is NaN or infinite.")
 
 

@@ -302,7 +302,8 @@ def run(ns: dict, ctor: dict, x) -> dict:
 
 
 def gradients(ns: dict, ctor: dict, x) -> dict:
-    """Parameters that get no gradient from a training step, and whether all is finite."""
+    """The output and each parameter's gradient norm after a training step's backward pass:
+    ``[name, requires_grad, norm or None]``.  Raw numbers; the grading process judges."""
     import torch
 
     torch.manual_seed(0)
@@ -313,11 +314,10 @@ def gradients(ns: dict, ctor: dict, x) -> dict:
     # Positive, unequal weights: a loss whose weights summed to zero would give no
     # gradient to anything that shifts an output channel by a constant (a last bias).
     (y * torch.linspace(1, 2, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
-    stuck = [n for n, p in model.named_parameters()
-             if p.requires_grad and (p.grad is None or not bool(p.grad.abs().sum() > 0))]
-    finite = bool(torch.isfinite(y).all()) and all(
-        bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None)
-    return {"stuck": stuck, "finite": finite}
+    return {"out": y.detach().numpy().copy(),
+            "grads": [[n, bool(p.requires_grad),
+                       None if p.grad is None else float(p.grad.norm())]
+                      for n, p in model.named_parameters()]}
 
 
 # --- problem set 9: training loops and transfer learning -------------------------------------
