@@ -19,12 +19,22 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".pytest_cache",
                             ".hypothesis", "feedback"]
 
-# Grades come from the out-of-process grader: the check cells' outputs are
-# replaced with its verdicts, so nothing the student's kernel does (monkeypatching,
-# stderr warnings, hangs) can change a score.  See grader/nbgrader_plugin.py.
+# Grades come from the out-of-process grader, and nothing executes the notebook: the
+# student's code runs in its sandbox only, never in a kernel with the instructor's
+# privileges.  Each check cell's output is the grader's verdict, so nothing the student's
+# notebook does (monkeypatching, stderr warnings, hangs) can change a score.  Submissions
+# are read within bounds, and copied, mangled or foreign cell metadata, on which nbgrader
+# crashes, is repaired.  nbgrader's ClearOutput clears the submitted outputs first, so an
+# autograded notebook shows only the verdicts.  See grader/nbgrader_plugin.py.
+c.Autograde.exporter_class = "grader.nbgrader_plugin.ReadSubmission"
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "grader.nbgrader_plugin.DeduplicateCells",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.nbgrader_plugin.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Autograde.autograde_preprocessors = [
-    "grader.nbgrader_plugin.MarkGradedOutsideKernel",
-    "nbgrader.preprocessors.Execute",
     "grader.nbgrader_plugin.GradeOutOfProcess",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -32,10 +42,20 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Hidden checks draw their examples from the instructor's grading secret, kept outside the
+# repository (create it once: python -c "import secrets; print(secrets.token_hex(32))" > FILE).
+# $CNN_COURSE_GRADING_SECRET or $CNN_COURSE_GRADING_SECRET_FILE override it. Without it,
+# autograde grades nobody and says why.
+c.GradeOutOfProcess.secret_file = "~/.config/cnn-course/grading-secret"
+# Student code runs in a bubblewrap sandbox; where it cannot (no bubblewrap, no user
+# namespaces) grading warns loudly. Set this to refuse to grade unisolated instead.
+c.GradeOutOfProcess.require_isolation = False
+# Charged seconds (CPU and sleep, not waiting for a busy CPU) one notebook may use.
+c.GradeOutOfProcess.budget_s = 600
 # A deleted check cell comes back and is graded like any other.
 c.OverwriteCells.add_missing_cells = True
-# Answer cells that never finish are interrupted after 30 s; the grader has its own
-# limits. Check cells get longer: `nbgrader validate` runs the checks in the kernel.
+# `nbgrader validate` runs the notebook in the student's kernel: answer cells that never
+# finish are interrupted after 30 s, and check cells, which run the checks there, get longer.
 from grader.nbgrader_plugin import execute_timeout  # noqa: E402
 
 c.Execute.timeout_func = execute_timeout

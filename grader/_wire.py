@@ -35,6 +35,16 @@ def _describe(obj) -> dict:
     return {"__object__": f"{t.__module__}.{t.__qualname__}", "repr": text[:300]}
 
 
+#: an int over this many bits is no answer of the course, and Python will not write it in
+#: decimal (``sys.get_int_max_str_digits``: 4300 digits): it is described, not sent
+_MAX_INT_BITS = 8192
+
+
+def _too_large(value: int) -> dict:
+    return {"__object__": "int", "repr": f"an int of {value.bit_length()} bits, too large to "
+                                         "grade (not an int within range)"}
+
+
 def encode(obj, _depth: int = 0):
     if _depth > 20:
         return _describe(obj)
@@ -42,7 +52,9 @@ def encode(obj, _depth: int = 0):
     if obj is None or t is bool or t is str:
         return obj
     if t is int:
-        return {"__int__": str(obj)}  # exact, whatever its size
+        if obj.bit_length() > _MAX_INT_BITS:
+            return _too_large(obj)
+        return {"__int__": str(obj)}  # exact
     if t is float:
         if math.isfinite(obj):
             return obj
@@ -64,6 +76,14 @@ def encode(obj, _depth: int = 0):
     return _describe(obj)
 
 
+def _decode_int(text: str):
+    # the sandbox's code may have lifted its own digit limit: never trust the length
+    if len(text) > _MAX_INT_BITS // 3:
+        return Opaque("int", f"an int of {len(text)} digits, too large to grade "
+                             "(not an int within range)")
+    return int(text)
+
+
 class Opaque:
     """Stands in for a value the sandbox would not send (see ``_describe``)."""
 
@@ -78,7 +98,7 @@ def decode(obj):
     if not isinstance(obj, dict):
         return obj
     if "__int__" in obj:
-        return int(obj["__int__"])
+        return _decode_int(obj["__int__"])
     if "__float__" in obj:
         return float(obj["__float__"])
     if "__ndarray__" in obj:

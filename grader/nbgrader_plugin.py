@@ -1,41 +1,160 @@
 """nbgrader preprocessors that make the out-of-process grader authoritative.
 
-Registered in ``nbgrader_config.py``:
+Registered in ``nbgrader_config.py``.  ``nbgrader autograde`` never executes a
+submission: student code runs only in the grader's sandbox, never in a kernel
+with the instructor's privileges.
 
-* ``MarkGradedOutsideKernel`` (before ``Execute``) tells the check cells in
-  the student's kernel not to run their checks there, so a hanging answer
-  costs one timeout instead of one per check cell;
-* ``GradeOutOfProcess`` (after ``Execute``, before ``SaveAutoGrades``) grades
-  the notebook's answer cells in a sandbox and replaces every check cell's
-  outputs with the verdict: a stream for a pass, an error for a failure.
+* ``ReadSubmission`` (autograde's exporter) reads a submission as the grader
+  does; a file that is not a notebook becomes an empty one that says why, so the
+  rest of the class is graded and this student's check cells fail with the reason;
+* ``DeduplicateCells`` and ``RestoreCells`` replace nbgrader's
+  ``DeduplicateIds`` and ``OverwriteCells`` when sanitizing: they survive copied,
+  mangled and foreign cell metadata, on which nbgrader crashes (issue #1083);
+* ``GradeOutOfProcess`` grades the notebook's answer cells in a sandbox and
+  writes every check cell's output: a stream for a pass, an error for a failure.
   nbgrader then scores the cells from those outputs as usual;
 * ``StripHiddenTests`` removes hidden test source from generated feedback;
-* ``execute_timeout`` gives each cell its time limit under ``Execute``.
+* ``execute_timeout`` gives each cell its time limit under ``nbgrader validate``.
 """
 from __future__ import annotations
 
-import os
 import re
 import traceback
 
+import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+from traitlets import Bool, Float, Unicode
 
-from .kernel import OUTSIDE_KERNEL_MARKER
+from . import layout as layouts, notebook as nbio, secret as grading_secret
+from .isolation import IsolationUnavailable
 from .notebook import nbgrader_meta
-from .runner import NotebookGrader
+from .runner import DEFAULT_BUDGET_S, NotebookGrader
 
-
-#: seconds an answer cell may run in the kernel; the grader has its own limits
+#: seconds an answer cell may run in the kernel under `nbgrader validate`
 ANSWER_CELL_TIMEOUT = 30
-#: seconds a check cell may run: `nbgrader validate` runs the checks in the kernel, and
-#: problem set 9's trains a CNN (under autograde check cells only print a note)
+#: seconds a check cell may run there: `nbgrader validate` runs the checks in the kernel,
+#: and problem set 9's trains a CNN
 CHECK_CELL_TIMEOUT = 300
+#: notebook metadata of the stand-in for a file that is not a notebook: why it is not
+UNREADABLE_KEY = "cnn_course_unreadable"
+INTERNAL_ERROR = ("Internal grader error: this cell could not be graded. Your instructor has "
+                  "the log and will regrade it.")
 
 
 def execute_timeout(cell) -> int:
     """The time limit of one cell under nbgrader's ``Execute`` (its ``timeout_func``)."""
     return CHECK_CELL_TIMEOUT if nbgrader_meta(cell).get("grade") else ANSWER_CELL_TIMEOUT
+
+
+def _who(resources) -> str:
+    """The student and notebook being graded, for the log."""
+    info = resources.get("nbgrader", {})
+    return (f"student {info.get('student', '?')} "
+            f"({info.get('assignment', '?')}/{info.get('notebook', '?')})")
+
+
+class ReadSubmission(NotebookExporter):
+    """Autograde's exporter: reads a submission within the grader's bounds.
+
+    A file that is not a notebook becomes an empty one that says why
+    (``UNREADABLE_KEY``): nbgrader restores its check cells, ``GradeOutOfProcess``
+    fails each with the reason, and the rest of the class is graded."""
+
+    def from_file(self, file_stream, resources=None, **kw):
+        try:
+            nb = nbio.read(file_stream.name)
+        except nbio.MalformedNotebook as err:
+            self.log.error("grader: %s: %s", _who(resources or {}), err)
+            nb = nbformat.v4.new_notebook(metadata={UNREADABLE_KEY: str(err)})
+        return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+class DeduplicateCells(NbGraderPreprocessor):
+    """Cell metadata nbgrader can use: one cell per grade id, each with a grade id.
+
+    A cell pasted in Jupyter keeps its metadata.  The first cell of a grade id keeps
+    it; a later copy becomes a plain cell marked as a copy (``nbio.COPY_KEY``), so
+    a copied answer cell still runs, in notebook order, as in the student's kernel.
+    """
+
+    def preprocess(self, nb, resources):
+        seen = set()
+        for cell in nb.cells:
+            if "nbgrader" not in cell.metadata:
+                continue
+            gid = nbgrader_meta(cell).get("grade_id")
+            if isinstance(gid, str) and gid and gid not in seen:
+                seen.add(gid)
+                continue
+            del cell.metadata["nbgrader"]
+            if isinstance(gid, str) and gid in seen:
+                cell.metadata[nbio.COPY_KEY] = gid
+                self.log.warning("grader: %s: cell %r appears more than once; the copy is "
+                                 "a plain cell now", _who(resources), gid)
+            else:
+                self.log.warning("grader: %s: a cell's nbgrader metadata has no grade id; "
+                                 "it is a plain cell now", _who(resources))
+        return nb, resources
+
+
+def _source_metadata(source_nb) -> dict[str, dict]:
+    """The nbgrader metadata of each cell of the source notebook, from the gradebook."""
+    grades = {c.name: c.max_score for c in source_nb.grade_cells}
+    solutions = {c.name for c in source_nb.solution_cells}
+    tasks = {c.name for c in source_nb.task_cells}
+    out = {}
+    for cell in source_nb.source_cells:
+        meta = {"grade_id": cell.name, "grade": cell.name in grades,
+                "solution": cell.name in solutions, "task": cell.name in tasks,
+                "locked": cell.locked, "schema_version": 3}
+        if cell.name in grades:
+            meta["points"] = grades[cell.name]
+        out[cell.name] = meta
+    return out
+
+
+class RestoreCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, taking all of a cell's nbgrader metadata from the
+    source (the flags too, not only the points), dropping it from cells the source does
+    not have, and restoring a deleted check cell even when the cell before it is gone
+    too (where nbgrader's ``add_missing_cells`` raises ``KeyError``)."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            self._source = _source_metadata(gb.find_notebook(info["notebook"],
+                                                             info["assignment"]))
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in self._source:
+            cell.metadata["nbgrader"] = dict(self._source[gid])
+        elif "nbgrader" in cell.metadata:
+            self.log.warning("grader: %s: cell %r is not in the source notebook; it is a plain "
+                             "cell now", _who(resources), gid)
+            del cell.metadata["nbgrader"]
+        return super().preprocess_cell(cell, resources, index)
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [c.name for c in source_nb.source_cells]
+        solutions = {c.name for c in source_nb.solution_cells}
+        for grade_cell in source_nb.grade_cells:
+            present = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
+            if grade_cell.name in present:
+                continue
+            self.log.warning("grader: %s: grade cell %r is missing; restored",
+                             _who(resources), grade_cell.name)
+            earlier = set(order[:order.index(grade_cell.name)])
+            at = max((i + 1 for i, gid in enumerate(present) if gid in earlier), default=0)
+            nb.cells.insert(at, self.missing_cell_transform(
+                source_nb.source_cells[order.index(grade_cell.name)], grade_cell.max_score,
+                is_solution=grade_cell.name in solutions))
+        return nb, resources
 
 
 def _passed_output(text: str) -> NotebookNode:
@@ -48,45 +167,67 @@ def _failed_output(text: str) -> NotebookNode:
                         traceback=["\x1b[0;31mCheckFailed\x1b[0m"] + lines)
 
 
-class MarkGradedOutsideKernel(NbGraderPreprocessor):
-    def preprocess(self, nb, resources):
-        os.environ[OUTSIDE_KERNEL_MARKER] = "1"
-        return nb, resources
+def _check_cells(nb) -> list:
+    """The autograded code cells: nbgrader scores each from its outputs."""
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 
 
 class GradeOutOfProcess(NbGraderPreprocessor):
+    """Writes the verdict into every check cell; a cell without one fails, saying why.
+
+    Without the grading secret (hidden checks) or, where required, without the OS
+    sandbox, it grades nobody: it raises, and nbgrader reports the error for each
+    submission and records no grade, so nothing is lost and a rerun grades everyone.
+    """
+
+    secret_file = Unicode("", help="A file outside the repository that holds the grading "
+                          "secret; $CNN_COURSE_GRADING_SECRET or "
+                          "$CNN_COURSE_GRADING_SECRET_FILE take precedence").tag(config=True)
+    budget_s = Float(DEFAULT_BUDGET_S, help="Charged seconds (CPU and sleep) one notebook "
+                     "may use in all").tag(config=True)
+    require_isolation = Bool(False, help="Refuse to grade without the OS sandbox "
+                             "(bubblewrap); also $CNN_COURSE_REQUIRE_ISOLATION=1").tag(config=True)
+
     def preprocess(self, nb, resources):
-        try:
-            self._grade(nb, resources)
-        finally:
-            os.environ.pop(OUTSIDE_KERNEL_MARKER, None)
+        results, otherwise, notes = self._grade(nb, resources)
+        about = "".join(f"\n\nNote: {note}." for note in notes)
+        for cell in _check_cells(nb):
+            r = results.get(nbgrader_meta(cell)["grade_id"])
+            cell.outputs = [_passed_output(r.message) if r and r.passed else
+                            _failed_output((r.message if r else otherwise) + about)]
         return nb, resources
 
     def _grade(self, nb, resources):
-        name = resources.get("unique_key", "notebook")
+        """Results by grade id, the message for check cells without one, and the notes."""
+        who = _who(resources)
+        if nb.metadata.get(UNREADABLE_KEY):
+            return {}, ("Your notebook could not be read, so nothing in it was graded: "
+                        f"{nb.metadata[UNREADABLE_KEY]}."), []
+        info = resources.get("nbgrader", {})
+        secret = grading_secret.load(self.secret_file or None)  # MissingSecret: see above
         try:
-            with NotebookGrader(nb) as grader:
+            ps = layouts.identify(nb, [info.get("assignment"), info.get("notebook")])
+            with NotebookGrader(nb, problem_set=ps, secret=secret, budget_s=self.budget_s,
+                                require_isolation=self.require_isolation) as grader:
+                for note in grader.notes:
+                    self.log.warning("grader: %s: %s", who, note)
                 results = grader.grade_all(progress=lambda r: self.log.info(
-                    "grader: %s %-26s %g/%g (%.1f s)", name, r.grade_id, r.score, r.points,
+                    "grader: %s %-26s %g/%g (%.1f s)", who, r.grade_id, r.score, r.points,
                     r.seconds))
+        except nbio.MalformedNotebook as err:
+            self.log.error("grader: %s cannot be graded: %s", who, err)
+            return {}, f"Your notebook could not be graded: {err}.", []
+        except (grading_secret.MissingSecret, IsolationUnavailable):
+            raise  # the instructor's set-up, not this student's notebook
         except Exception:  # a grader bug must not pass anyone, nor stop the class
-            self.log.error("internal grader error on %s:\n%s", name, traceback.format_exc())
-            results = None
-        for cell in nb.cells:
-            meta = nbgrader_meta(cell)
-            gid = meta.get("grade_id")
-            if not (meta.get("grade") and cell.cell_type == "code"):
-                continue
-            if results is None:
-                if "grader.problems." in cell.source:
-                    cell.outputs = [_failed_output(
-                        "Internal grader error: this cell could not be graded. Your instructor "
-                        "has the log and will regrade it.")]
-                continue
-            if gid in results:
-                r = results[gid]
-                cell.outputs = [_passed_output(r.message) if r.passed else
-                                _failed_output(r.message)]
+            self.log.error("internal grader error on %s:\n%s", who, traceback.format_exc())
+            return {}, INTERNAL_ERROR, []
+        unknown = [nbgrader_meta(c)["grade_id"] for c in _check_cells(nb)
+                   if nbgrader_meta(c)["grade_id"] not in results]
+        if unknown:
+            self.log.error("grader: %s: no checks for check cells %s: is grader/layouts/ older "
+                           "than the gradebook?", who, unknown)
+        return results, INTERNAL_ERROR, grader.notes
 
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*",

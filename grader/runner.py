@@ -7,7 +7,12 @@ each grade cell's result made of the checks it calls.
 
 Command line, for instructors::
 
-    python -m grader.runner path/to/notebook.ipynb [--json]
+    python -m grader.runner path/to/notebook.ipynb [--json] [--problem-set ps01_convolution]
+                            [--public]
+
+It exits 0 when every check cell passes, 1 when one fails, and 2 when the
+notebook cannot be graded at all (not a notebook, none of its answer cells, or
+hidden checks without the grading secret).
 """
 from __future__ import annotations
 
@@ -20,15 +25,23 @@ import time
 import warnings
 from pathlib import Path
 
-from . import notebook as nbio
+from . import layout as layouts, notebook as nbio, secret as grading_secret
 from .checks import PROFILES, Result
+from .isolation import IsolationUnavailable
+from .problems import AVAILABLE
 from .shortcuts import NONE
 from .target import RemoteTarget
+
+#: seconds of charged time one notebook may use in all (see grader.sandbox)
+DEFAULT_BUDGET_S = 600.0
 
 
 def problem_set(ps_id: str):
     """The ``ProblemSet`` defined in ``grader.problems.<ps_id>``."""
     return importlib.import_module(f"grader.problems.{ps_id}").PROBLEM_SET
+
+
+_problem_set = problem_set  # for NotebookGrader, whose argument of that name hides it
 
 
 @dataclasses.dataclass
@@ -52,28 +65,45 @@ class NotebookGrader:
 
     ``explain=False`` skips the search for the smallest failing input: the same
     verdicts, in about half the time, with plainer messages (for proofs, not students).
+    ``hidden=False`` leaves the hidden checks out, as ``pytest exercises/`` does.
+    ``problem_set`` names the problem set when the notebook's path, file name and
+    imports do not.  A notebook that cannot be graded raises ``MalformedNotebook``.
     """
 
-    def __init__(self, nb, *, call_timeout: float | None = None, cell_timeout: float = 30.0,
-                 explain: bool = True):
+    def __init__(self, nb, *, problem_set: str | None = None, hidden: bool = True,
+                 call_timeout: float | None = None, cell_timeout: float = 30.0,
+                 explain: bool = True, secret: str | None = None,
+                 budget_s: float = DEFAULT_BUDGET_S, require_isolation: bool = False):
         import torch
         # Tiny float64 references run fastest on one thread, and graders may run in parallel.
         torch.set_num_threads(1)
+        # The checks, points and check cells come from the problem set's layout; of the
+        # notebook, only the answer cells are used.
         self.nb = nbio.read(nb) if isinstance(nb, (str, Path)) else nb
-        self.cells = nbio.grade_cells(self.nb)
-        ids = {c.problem_set for cell in self.cells for c in cell.calls}
-        if len(ids) > 1:
-            raise ValueError(f"a notebook must use one problem set, found {sorted(ids)}")
-        self.problem_set = problem_set(ids.pop()) if ids else None
+        hints = layouts.path_hints(Path(nb)) if isinstance(nb, (str, Path)) else ()
+        self.layout = layouts.load(problem_set or layouts.identify(self.nb, hints))
+        answers = nbio.answers(self.nb, self.layout)
+        #: what was unusual about the notebook (missing or copied answer cells, ...)
+        self.notes = answers.notes
+        self.cells = self.layout.graded_cells(hidden)
+        # ``secret`` None: from the environment (see grader.secret); hidden checks need one,
+        # and it is better to say so before any student code runs
+        secret = secret if secret is not None else grading_secret.load()
+        if secret is None and any(c.profile != "quick" for cell in self.cells
+                                  for c in cell.calls):
+            grading_secret.check_seed("the hidden checks", "thorough", None, required=True)
+        self.problem_set = _problem_set(self.layout.problem_set)
         ps = self.problem_set
         rules = ps.rules if ps and ps.rules else NONE
         # Models need more time and memory per call than NumPy functions.
-        self.target = RemoteTarget(nbio.answer_cells(self.nb), rules,
+        self.target = RemoteTarget(answers.cells, rules,
                                    call_timeout=call_timeout or (ps.call_timeout if ps else 10.0),
                                    cell_timeout=cell_timeout,
-                                   memory_mb=ps.memory_mb if ps else 4096)
+                                   memory_mb=ps.memory_mb if ps else 4096, budget_s=budget_s,
+                                   hide=ps.sandbox_hides if ps else (),
+                                   require_isolation=require_isolation)
         self._results: dict[tuple[str, str], Result] = {}
-        self._profiles = {name: dataclasses.replace(p, shrink=explain)
+        self._profiles = {name: dataclasses.replace(p, shrink=explain, secret=secret)
                           for name, p in PROFILES.items()}
 
     def run_check(self, check_id: str, profile: str) -> Result:
@@ -122,8 +152,38 @@ def main(argv=None) -> int:
         "\n\n")[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--problem-set", choices=AVAILABLE, metavar="PROBLEM_SET",
+                        help="the notebook's problem set (default: from its folder, file name "
+                             "or imports)")
+    parser.add_argument("--public", action="store_true",
+                        help="only the public checks, as `pytest exercises/` runs them (no "
+                             "grading secret needed)")
+    parser.add_argument("--secret-file", type=Path, metavar="FILE",
+                        help=f"the instructor's grading secret (default: ${grading_secret.SECRET_ENV}"
+                             f" or the file ${grading_secret.SECRET_FILE_ENV} names)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                        help="CPU and sleep time the notebook may use in all (default: "
+                             "%(default)g)")
+    parser.add_argument("--require-isolation", action="store_true",
+                        help="refuse to grade without the OS sandbox (bubblewrap)")
     args = parser.parse_args(argv)
-    with NotebookGrader(args.notebook) as grader:
+
+    def cannot(err) -> int:
+        print(f"cannot grade {args.notebook}: {err}", file=sys.stderr)
+        return 2
+
+    try:
+        secret = grading_secret.load(args.secret_file)
+        grader = NotebookGrader(args.notebook, problem_set=args.problem_set,
+                                hidden=not args.public, secret=secret, budget_s=args.budget,
+                                require_isolation=args.require_isolation)
+    except grading_secret.MissingSecret as err:
+        return cannot(f"{err} (--public runs the public checks only)")
+    except (nbio.MalformedNotebook, IsolationUnavailable) as err:
+        return cannot(err)
+    for note in grader.notes:
+        print(f"note: {note}", file=sys.stderr)
+    with grader:
         def show(r: CellResult):
             if not args.json:
                 mark = "ok  " if r.passed else "FAIL"

@@ -175,12 +175,14 @@ class Sandbox:
 
     ``call_timeout`` and ``cell_timeout`` are charged seconds per call and per answer
     cell; ``budget_s`` is the whole notebook's.  ``hide`` names site-packages paths the
-    sandbox must not show (problem set 9's test digits).
+    sandbox must not show (problem set 9's test digits).  Without the OS sandbox,
+    ``require_isolation`` raises ``IsolationUnavailable`` (see ``grader.isolation``).
     """
 
     def __init__(self, cells: list[tuple[str, str]], rules: Rules = Rules(), *,
                  call_timeout: float = 10.0, cell_timeout: float = 30.0, memory_mb: int = 4096,
-                 budget_s: float = 600.0, scratch_mb: int = 256, hide: tuple[str, ...] = ()):
+                 budget_s: float = 600.0, scratch_mb: int = 256, hide: tuple[str, ...] = (),
+                 require_isolation: bool = False):
         self.cells = cells
         self.rules = rules
         self.call_timeout = call_timeout
@@ -191,7 +193,7 @@ class Sandbox:
         self.cell_errors: dict[str, StudentError] = {}
         self.hung_cells: list[str] = []
         self.proc: subprocess.Popen | None = None
-        self.isolation = isolation.choose(scratch_mb)
+        self.isolation = isolation.choose(scratch_mb, require=require_isolation)
         # the forbidden libraries, and what else the problem set keeps from the student
         self._hidden = isolation.hidden_entries(tuple(rules.modules)) | frozenset(hide)
         self._meter: _Meter | None = None

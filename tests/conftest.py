@@ -84,7 +84,7 @@ def snapshot(pytestconfig):
 
 #: modules whose tests share one expensive module-scoped fixture (the nbgrader course),
 #: so they run in one worker, first: they are the longest piece of work
-ONE_WORKER = ("tests/test_nbgrader_grading.py",)
+ONE_WORKER = ("tests/test_nbgrader_grading.py", "tests/test_hostile_class.py")
 
 
 def pytest_collection_modifyitems(config, items):

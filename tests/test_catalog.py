@@ -64,7 +64,7 @@ def test_snapshot_lists_exactly_the_catalog(ps, snapshot):
 @pytest.mark.parametrize("ps", AVAILABLE)
 def test_untouched_release_scores_zero_with_not_implemented_messages(ps):
     public = {c.grade_id for c in nbio.grade_cells(release(ps))}
-    with NotebookGrader(release(ps)) as grader:
+    with NotebookGrader(release(ps), hidden=False) as grader:
         results = grader.grade_all()
     assert {gid for gid, r in results.items() if not r.passed} == public
     for gid in public:

@@ -9,7 +9,6 @@ import re
 import pytest
 
 from grader.checks import PROFILES, CheckFailed
-from grader.kernel import OUTSIDE_KERNEL_MARKER
 from grader.problems.ps01_convolution import PROBLEM_SET
 from grader.shortcuts import FROM_SCRATCH
 from grader.target import LocalTarget, RemoteTarget, Target
@@ -170,11 +169,3 @@ def test_in_kernel_tripwires_catch_library_calls():
     r = PROBLEM_SET["conv2d_basic"].run(LocalTarget(ns, FROM_SCRATCH), QUICK)
     assert not r.passed and "shortcut" in r.message
     assert F.conv2d.__name__ == "conv2d"  # restored afterwards
-
-
-def test_during_autograde_the_kernel_defers_to_the_out_of_process_grader(monkeypatch, capsys):
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    monkeypatch.setenv(OUTSIDE_KERNEL_MARKER, "1")
-    ns = {}  # nothing defined: the kernel must not even try
-    exec("from grader.problems.ps01_convolution import check\ncheck('conv2d_basic')", ns)
-    assert "graded outside this kernel" in capsys.readouterr().out
