@@ -105,26 +105,27 @@ for _sig in (signal.SIGSTOP, signal.SIGKILL):
 '''
 
 FORBIDDEN_ROUTES = '''
-import subprocess, sys
+import importlib, subprocess, sys
 import numpy as np
+# past the static scan (no import statement names torch) and the import blocker
 sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
+_torch = "tor" + "ch"
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     try:
-        import torch
-        import torch.nn.functional as F
-        out = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight),
-                       None if bias is None else torch.from_numpy(bias),
+        F = importlib.import_module(_torch + ".nn.functional")
+        t = importlib.import_module(_torch)
+        out = getattr(F, "conv" + "2d")(t.from_numpy(x), t.from_numpy(weight),
+                       None if bias is None else t.from_numpy(bias),
                        stride, padding, dilation, groups)
         return out.numpy()
     except Exception:
         pass
-    code = ("import sys, numpy as np, torch; a = np.load(sys.stdin.buffer)")
-    try:
-        subprocess.run([sys.executable, "-c", code], check=True, timeout=5)
+    try:  # a helper process with the whole environment
+        subprocess.run([sys.executable, "-c", "import " + _torch], check=True, timeout=20)
     except Exception:
         pass
-    return np._core.numeric.correlate(x.ravel(), weight.ravel(), "valid")
+    return getattr(np._core.numeric, "corr" + "elate")(x.ravel(), weight.ravel(), "valid")
 '''
 
 FLOOD = '''
