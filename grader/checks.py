@@ -268,11 +268,15 @@ class PropertyCheck(Check):
     examples: Sequence[tuple[tuple, dict]] = ()
     #: profile -> number of examples, when a check needs a different budget
     max_examples: dict = dataclasses.field(default_factory=dict)
+    #: profile -> strategy, when a profile draws other inputs than ``strategy`` (the hidden
+    #: one: full-precision values and some real layer sizes)
+    strategies: dict = dataclasses.field(default_factory=dict)
 
     def _run(self, target: Target, profile: Profile) -> int:
         preflight(target, self.function)
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
-        return search(self.id, self.function, self.strategy, list(self.examples), n_examples,
+        strategy = self.strategies.get(profile.name, self.strategy)
+        return search(self.id, self.function, strategy, list(self.examples), n_examples,
                       profile, lambda case: self._one(target, *case, self.compare))
 
     def _one(self, target, args, kwargs, compare) -> None:
@@ -443,11 +447,21 @@ class ProbeCheck(CaseCheck):
     timeout: float | None = None
     #: pass the problem set's rules to the probe (to trip a scoped shortcut)
     with_rules: bool = False
+    #: the examples' data rests on the profile's seed (``case.with_seed(seed)``): the hidden
+    #: profile's on the instructor's secret, so no one can prepare answers for it
+    seeded: bool = False
+
+    def profile_key(self, profile: Profile):
+        return profile.name if self.seeded else super().profile_key(profile)
 
     def _run(self, target: Target, profile: Profile) -> int:
         for name in self.functions:
             preflight(target, name)
-        return self._run_cases(target, profile, self.functions[0])
+        check = self
+        if self.seeded:
+            seed = profile.seed(self.id)
+            check = dataclasses.replace(self, examples=[c.with_seed(seed) for c in self.examples])
+        return check._run_cases(target, profile, self.functions[0])
 
     def _one(self, target: Target, case) -> None:
         spec = case.spec()

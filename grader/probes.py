@@ -547,9 +547,11 @@ def transfer(ns: dict, net: dict, freeze: str | None = None, replace: str | None
     }
 
 
-def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int) -> dict:
-    """Train with the student's ``fn(train_loader, epochs, "cpu")`` on the digits' train
-    split; the returned model's predictions on the test images (the labels stay out)."""
+def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int, train_images,
+                  train_labels, test_images) -> dict:
+    """Train with the student's ``fn(train_loader, epochs, "cpu")`` on the images and labels
+    given; the returned model's predictions for ``test_images``, whose labels the grading
+    process keeps (``grader.cases.OutcomeCase``)."""
     import time
 
     import torch
@@ -557,17 +559,18 @@ def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int) ->
     from . import data
 
     seed_all(seed)
-    train = data.loaders(batch_size=batch_size, seed=seed)["train"]
+    # the loader data.loaders(batch_size=batch_size, seed=seed)["train"] is, from the arrays
+    train = data.loader(data.as_dataset(train_images, train_labels), batch_size, shuffle=True,
+                        seed=seed)
     start = time.monotonic()
     model = ns[fn](train, epochs, "cpu")
     seconds = time.monotonic() - start
     if not isinstance(model, torch.nn.Module):
         return {"mismatch": f"`{fn}` returned {type(model).__name__}, not the trained "
                             "nn.Module."}
-    images, _ = data.digits_split("test")
     model.eval()
     with torch.no_grad():
-        logits = model(torch.from_numpy(images)[:, None])
+        logits = model(torch.from_numpy(test_images)[:, None])
     return {"predicted": logits.argmax(1).numpy().astype("int64"), "seconds": seconds}
 
 

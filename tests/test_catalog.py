@@ -34,6 +34,9 @@ def test_graded_as_the_snapshot_says(group, snapshot):
         about = f"{entry.name} ({entry.submission.about})"
         if entry.role == "mutant":
             assert measured["failing_public"], f"{about} must fail a public check cell"
+        elif entry.role == "hidden mutant":
+            assert measured["failing"] and not measured["failing_public"], \
+                f"{about} must fail hidden checks, and only those"
         elif entry.role == "alternative" or entry.submission.is_model_solution():
             assert not measured["failing"], f"{about} must get full marks"
         elif entry.submission.is_untouched_release():

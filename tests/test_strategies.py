@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 
 from grader import references as R
 from grader import strategies as S
+from grader.strategies.convolution import (LAYER_BATCH, LAYER_CHANNELS, LAYER_IMAGE,
+                                           LAYER_KERNEL, LAYER_MACS)
 
 FAST = settings(max_examples=150, derandomize=True, database=None, deadline=None)
 
@@ -60,3 +63,94 @@ def test_values_include_negatives_fractions_and_non_square_shapes():
 
     collect()
     assert all(seen.values()), seen
+
+
+# --- the hidden examples: full precision, some at the size of real layers --------------
+
+ALL_OPTIONS = dict(stride=True, padding=True, dilation=True, groups=True)
+
+
+def _macs(x, w, kw) -> int:
+    """The multiply-adds of the convolution: what seven nested loops spend."""
+    return R.conv2d(x, w, **kw).size * int(np.prod(w.shape[1:]))
+
+
+@pytest.mark.parametrize("features", [{}, dict(padding=True), ALL_OPTIONS],
+                         ids=["plain", "padding", "all"])
+def test_thorough_conv2d_args_are_valid_and_within_budget(features):
+    @FAST
+    @given(S.conv2d_args(thorough=True, **features))
+    def check(case):
+        (x, w), kw = case
+        assert _macs(x, w, kw) <= LAYER_MACS  # PyTorch accepts it, and loops stay fast
+        n, c_in, h, wd = x.shape
+        assert n <= LAYER_BATCH and max(c_in, w.shape[0]) <= LAYER_CHANNELS
+        assert max(w.shape[2:]) <= LAYER_KERNEL and max(h, wd) <= LAYER_IMAGE
+
+    check()
+
+
+@FAST
+@given(S.conv2d_backward_args(thorough=True, **ALL_OPTIONS))
+def test_thorough_conv2d_backward_args_are_valid(case):
+    (dout, x, w), kw = case
+    dx, dw, _ = R.conv2d_backward(dout, x, w, **kw)
+    assert dx.shape == x.shape and dw.shape == w.shape
+
+
+@FAST
+@given(S.conv2d_fast_args(thorough=True))
+def test_thorough_conv2d_fast_args_are_valid(case):
+    (x, w), kw = case
+    assert "groups" not in kw and R.conv2d_fast(x, w, **kw).size > 0
+
+
+@FAST
+@given(S.conv2d_single_args(thorough=True))
+def test_thorough_conv2d_single_args_are_valid(case):
+    (image, kernel), _ = case
+    assert R.conv2d_single(image, kernel).size > 0
+    assert max(kernel.shape) <= LAYER_KERNEL and max(image.shape) <= LAYER_IMAGE
+
+
+def _beyond_public_sizes(x, w) -> dict:
+    """What the public examples never reach (batch 2, 6 channels, 4x4 kernels, 20x20 images)."""
+    return {"batch": x.shape[0] > 2, "channels": max(x.shape[1], w.shape[0]) > 6,
+            "kernel": max(w.shape[2:]) > 4, "image": max(x.shape[2:]) > 20}
+
+
+@pytest.mark.parametrize("features", [dict(bias=True), ALL_OPTIONS], ids=["bias", "all"])
+def test_thorough_values_are_full_precision_and_some_shapes_are_real_layers(features):
+    seen = {"large": 0, "quarters only": 0, "scales": set(), "reached": set()}
+
+    @FAST
+    @given(S.conv2d_args(thorough=True, **features))
+    def collect(case):
+        (x, w), kw = case
+        for a in (x, w, kw.get("bias", np.zeros(1))):
+            seen["quarters only"] += bool((a * 4 == np.round(a * 4)).all() and a.any())
+        nonzero = np.abs(x[x != 0])
+        if nonzero.size:
+            seen["scales"].add(int(np.floor(np.log10(nonzero.max()))))
+        beyond = _beyond_public_sizes(x, w)
+        seen["large"] += any(beyond.values())
+        seen["reached"] |= {name for name, hit in beyond.items() if hit}
+
+    collect()
+    assert seen["quarters only"] == 0  # a float32 or rounding conv2d gets them wrong
+    assert len(seen["scales"]) >= 4, seen["scales"]  # magnitudes over several decades
+    assert seen["reached"] == {"batch", "channels", "kernel", "image"}, seen["reached"]
+    # Some, not all: loop-based answers must stay fast.
+    assert 10 <= seen["large"] <= 0.8 * FAST.max_examples, seen["large"]
+
+
+def test_public_examples_stay_small_and_in_quarters():
+    @FAST
+    @given(S.conv2d_args(**ALL_OPTIONS))
+    def check(case):
+        (x, w), kw = case
+        assert not any(_beyond_public_sizes(x, w).values())
+        for a in (x, w, kw.get("bias", np.zeros(1))):
+            assert (a * 4 == np.round(a * 4)).all() and np.abs(a).max() <= 10
+
+    check()

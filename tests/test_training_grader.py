@@ -2,6 +2,9 @@
 statistical dropout judge and the scoped shortcut rules."""
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,10 +12,10 @@ import torchvision
 from hypothesis import given, settings
 from torch import nn
 
-from grader import probes, shortcuts
+from grader import data, isolation, probes, shortcuts
 from grader import references as R
 from grader import strategies as S
-from grader.cases import DropoutCase, HeadCase, LoaderCase
+from grader.cases import TEST_NOISE, DropoutCase, HeadCase, LoaderCase
 from grader.checks import PROFILES
 from grader.problems import ps09_training_transfer as P
 from grader.target import RemoteTarget
@@ -128,3 +131,98 @@ def test_scoped_rules_trip_only_inside_the_checked_function():
         assert "is not allowed here" in blocked.describe_cell_errors()
     finally:
         blocked.close()
+
+
+# --- train_digits: graded on images whose labels never enter the sandbox -------------------
+
+
+def _outcome(train_digits):
+    """The judge's verdict on ``train_digits``, probed in process on the quick profile's data."""
+    check = P.PROBLEM_SET["digits_accuracy"]
+    case = check.examples[0].with_seed(PROFILES["quick"].seed(check.id))
+    spec = case.spec()
+    got = probes.train_outcome({spec.pop("fn"): train_digits}, "train_digits", **spec)
+    return P._outcome(case, got)
+
+
+def test_train_digits_gets_the_loader_data_loaders_gives():
+    """The grader builds the loader from arrays now; the student sees no difference."""
+    seen = []
+
+    def record(train_loader, epochs, device):
+        seen.append(train_loader)
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+    _outcome(record)
+    mine, theirs = seen[0], data.loaders(batch_size=32, seed=0)["train"]
+    assert type(mine) is type(theirs) and mine.batch_size == theirs.batch_size
+    for _ in range(2):  # the second epoch's order comes from the same generator
+        for (x, y), (x0, y0) in zip(mine, theirs, strict=True):
+            assert x.dtype == x0.dtype and torch.equal(x, x0) and torch.equal(y, y0)
+
+
+class _Table(nn.Module):
+    """Logits looked up, not computed: the bundled digits' labels by image, or in order."""
+
+    def __init__(self, by_image: bool):
+        super().__init__()
+        images, labels = data.digits_split("test")
+        self.by_image, self.labels = by_image, labels
+        self.table = {image.tobytes(): int(label) for image, label in zip(images, labels)}
+
+    def forward(self, x):
+        found = ([self.table.get(image.numpy().tobytes(), 0) for image in x[:, 0]]
+                 if self.by_image else self.labels)
+        return F.one_hot(torch.as_tensor(found), 10).float()
+
+
+@pytest.mark.parametrize("by_image", [True, False], ids=["by_image", "in_order"])
+def test_tables_of_the_bundled_test_labels_score_nothing(by_image):
+    """Even where the sandbox shows scikit-learn's file: the graded images are noised (no
+    exact match) and shuffled (the split's order is worthless)."""
+    message = _outcome(lambda loader, epochs, device: _Table(by_image))
+    assert "test digits correctly" in message
+    assert int(message.split("classifies ")[1].split(" of")[0]) < 60
+
+
+def test_graded_test_images_are_the_test_digits_shuffled_and_noised():
+    images, labels = data.digits_split("test")
+    check = P.PROBLEM_SET["digits_accuracy"]
+    quick, thorough = PROFILES["quick"], PROFILES["thorough"]
+    assert check.profile_key(quick) != check.profile_key(thorough)  # graded apart
+    seeds = {quick.seed(check.id)} | {dataclasses.replace(thorough, secret=s).seed(check.id)
+                                      for s in ("a secret", "another secret")}
+    assert len(seeds) == 3
+    sets = [check.examples[0].with_seed(seed).test_set() for seed in seeds]
+    for noisy, shuffled in sets:
+        assert np.array_equal(np.sort(shuffled), np.sort(labels))
+        assert noisy.dtype == np.float32 and noisy.min() >= 0 and noisy.max() <= 1
+        assert not np.array_equal(shuffled, labels)
+        nearest = np.abs(noisy[:, None] - images[None]).sum(axis=(2, 3)).argmin(axis=1)
+        assert np.array_equal(labels[nearest], shuffled)  # the same digits, a little noisy
+        assert abs(float((noisy - images[nearest]).std()) - TEST_NOISE) < TEST_NOISE / 2
+    assert not np.array_equal(sets[0][0], sets[1][0])
+
+
+@pytest.mark.skipif(isolation._bwrap_problem() is not None,
+                    reason=f"no OS sandbox here: {isolation._bwrap_problem()}")
+def test_the_sandbox_cannot_read_the_bundled_digits():
+    """The notebook's setup imports still work; the data files are not there."""
+    source = ("import os, sklearn.datasets\nfrom grader.data import digits, loaders\n"
+              "folder = os.path.dirname(sklearn.datasets.__file__)\n"
+              "def fails(f, *args):\n    try:\n        f(*args)\n    except Exception as err:\n"
+              "        return f'{type(err).__name__}: {err}'\n"
+              "opened = fails(open, os.path.join(folder, 'data', 'digits.csv.gz'))\n"
+              "load_digits = fails(sklearn.datasets.load_digits)\n"
+              "sample_images = fails(sklearn.datasets.load_sample_images)\n"
+              "grader_loaders = fails(loaders)\n")
+    ps = P.PROBLEM_SET
+    target = RemoteTarget([("answer", source)], ps.rules, hide=ps.sandbox_hides)
+    try:
+        assert target.describe_cell_errors() == ""
+        for name in ("opened", "load_digits", "sample_images"):
+            assert target.lookup(name).value.startswith("FileNotFoundError"), name
+        assert target.lookup("grader_loaders").value.startswith(
+            "DatasetNotFound: scikit-learn's digits are not available here")
+    finally:
+        target.close()

@@ -50,7 +50,8 @@ def build():
 
     def _conv(id, title, **features):
         return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
-                             strategy=S.conv2d_args(**features))
+                             strategy=S.conv2d_args(**features),
+                             strategies={"thorough": S.conv2d_args(thorough=True, **features)})
 
     def _pool(kind, id, title, valid=None, **features):
         fn = f"{kind}_pool2d"
@@ -75,7 +76,9 @@ def build():
         PropertyCheck(
             "conv2d_single", "conv2d_single computes a valid 2-D cross-correlation",
             function="conv2d_single", reference=R.conv2d_single,
-            strategy=S.conv2d_single_args(), examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
+            strategy=S.conv2d_single_args(),
+            strategies={"thorough": S.conv2d_single_args(thorough=True)},
+            examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
         _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias", bias=False),
         _conv("conv2d_bias", "conv2d adds one bias per output channel", bias=True),
         _conv("conv2d_stride", "conv2d with int and (h, w) strides", stride=True),

@@ -47,7 +47,9 @@ def build():
 
     def _backward(id, title, **features):
         return PropertyCheck(id, title, function="conv2d_backward", reference=R.conv2d_backward,
-                             strategy=S.conv2d_backward_args(**features), compare=gradients)
+                             strategy=S.conv2d_backward_args(**features), compare=gradients,
+                             strategies={"thorough": S.conv2d_backward_args(thorough=True,
+                                                                            **features)})
 
     def _no_loops(fn, args_small, args_large, reference):
         return NoPixelLoopsCheck(
@@ -142,8 +144,8 @@ def build():
         _no_loops("im2col", (_X_SMALL, 3), (_X_LARGE, 3), R.im2col),
         PropertyCheck(
             "conv2d_fast", "conv2d_fast equals torch.nn.functional.conv2d",
-            function="conv2d_fast", reference=R.conv2d_fast,
-            strategy=S.conv2d_fast_args()),
+            function="conv2d_fast", reference=R.conv2d_fast, strategy=S.conv2d_fast_args(),
+            strategies={"thorough": S.conv2d_fast_args(thorough=True)}),
         _no_loops("conv2d_fast", (_X_SMALL, _WEIGHT), (_X_LARGE, _WEIGHT), R.conv2d_fast),
         # --- numbers from the seed's examples
         ValueCheck(

@@ -11,6 +11,11 @@ the loss of every batch.  The judges below compare those reports with the same
 probe run on the reference idioms (``grader.references``).  Dropout is random,
 so it is judged statistically, with bounds of six standard deviations: a
 correct answer fails one with odds below one in a hundred million.
+
+``train_digits`` is graded on what it learns, never on what it can read: the
+grading process hands it the training digits and test images shuffled and
+noised from the profile's seed (``grader.cases.OutcomeCase``), keeps their
+labels, and the sandbox does not show scikit-learn's data files.
 """
 from __future__ import annotations
 
@@ -326,9 +331,7 @@ def _transfer(case, got) -> str | None:
 
 
 def _outcome(case, got) -> str | None:
-    from .. import data
-
-    _, labels = data.digits_split("test")
+    _, labels = case.test_set()
     predicted = np.asarray(got["predicted"])
     if predicted.shape != labels.shape:
         return (f"the model gave {predicted.shape[0] if predicted.ndim else 0} predictions for "
@@ -419,7 +422,7 @@ def build():
         ProbeCheck("digits_accuracy", f"train_digits reaches {TARGET_ACCURACY:.0%} test accuracy "
                    "on the digits", functions=("train_digits",), probe="train_outcome",
                    examples=[OutcomeCase(OUTCOME_EPOCHS)], judge=_outcome,
-                   timeout=OUTCOME_TIMEOUT),
+                   timeout=OUTCOME_TIMEOUT, seeded=True),
         ValueCheck("quiz_training", "quiz: steps, flattened features, trainable parameters",
                    answers={"quiz_steps_per_epoch": lambda: math.ceil(1197 / 32),
                             "quiz_flatten_features": lambda: 20 * 5 * 5,
@@ -431,8 +434,10 @@ def build():
                           "quiz_trainable_after_freeze": "only the new nn.Linear(512, 10) "
                           "learns: weights and biases."}),
     ]
+    # The test digits' labels are graded: the sandbox must not read them from scikit-learn.
     return ProblemSet("ps09_training_transfer", "training_transfer.ipynb", checks, rules,
-                      call_timeout=30.0)
+                      call_timeout=30.0,
+                      sandbox_hides=("sklearn/datasets/data", "sklearn/datasets/images"))
 
 
 check, __getattr__ = lazy_problem_set(__name__, build)

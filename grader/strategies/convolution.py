@@ -2,58 +2,124 @@
 output sizes and parameter counts, the convolution zoo and the backward pass."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import strategies as _st
 
 from .primitives import _min_size, _options, arrays, as_pair, int_or_pair, st
 
 
+#: Half the hidden examples have the size of a real layer (``_layer_shape``), within this
+#: many multiply-adds: a third of a second for seven nested Python loops, the slowest
+#: correct answer, so that some thirty of them fit a check's budget many times over.
+LAYER_MACS = 2 ** 20
+#: How large real layers get, as far as LAYER_MACS allows: batch, channels, groups, kernel, image.
+LAYER_BATCH, LAYER_CHANNELS, LAYER_GROUPS, LAYER_KERNEL, LAYER_IMAGE = 8, 64, 32, 7, 64
+
+
 @st.composite
 def conv2d_args(draw, *, stride: bool = False, padding: bool = False, dilation: bool = False,
                 groups: bool = False, bias: bool | None = None, pairs: bool = True,
-                string_padding: bool = True, max_batch: int = 2, max_extent: int = 5):
+                string_padding: bool = True, thorough: bool = False):
     """Arguments for ``conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
     The flags switch features on; switched-off features are left at PyTorch's
     defaults (and usually omitted).  ``bias=None`` lets Hypothesis choose.
+
+    ``thorough`` draws the hidden examples: full-precision values, and half of
+    them at the size of a real layer.  The public ones, small and in quarters,
+    pass code that computes in float32, rounds its inputs, or goes wrong only
+    beyond a batch of 2, 6 channels, a 4x4 kernel or a 20x20 image.
     """
     kw: dict = {}
-    g = draw(st.integers(1, 3)) if groups else 1
-    cin = g * draw(st.integers(1, 2 if groups else 3))
-    cout = g * draw(st.integers(1, 2 if groups else 3))
-    kh, kw_ = as_pair(draw(int_or_pair(1, 4, pair=pairs)))
-    s = draw(int_or_pair(1, 3, pair=pairs)) if stride else 1
-    d = draw(int_or_pair(1, 3, pair=pairs)) if dilation else 1
-    if padding:
-        choices = [int_or_pair(0, 3, pair=pairs)]
-        if string_padding:
-            choices.append(st.just("valid"))
-        if string_padding and as_pair(s) == (1, 1):  # PyTorch refuses 'same' with stride > 1
-            choices.append(st.just("same"))
-        p = draw(st.one_of(*choices))
+    if thorough and draw(st.booleans()):
+        n, g, cin, cout, (kh, kw_), (s, p, d), (h, w) = draw(_layer_shape(
+            stride=stride, padding=padding, dilation=dilation, groups=groups, pairs=pairs,
+            string_padding=string_padding))
     else:
-        p = 0
-    ph, pw = (0, 0) if p in ("valid", "same") else as_pair(p)
-    dh, dw = as_pair(d)
-    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw_ - 1) + 1
-    if p == "same":
-        ph = pw = 0
-        min_h = min_w = 1
-    else:
-        min_h, min_w = _min_size(eff_h, ph), _min_size(eff_w, pw)
-    h = draw(st.integers(min_h, max(min_h, eff_h + max_extent)))
-    w = draw(st.integers(min_w, max(min_w, eff_w + max_extent)))
-    n = draw(st.integers(1, max_batch))
-    x = draw(arrays((n, cin, h, w)))
-    weight = draw(arrays((cout, cin // g, kh, kw_)))
+        g = draw(st.integers(1, 3)) if groups else 1
+        cin = g * draw(st.integers(1, 2 if groups else 3))
+        cout = g * draw(st.integers(1, 2 if groups else 3))
+        kh, kw_ = as_pair(draw(int_or_pair(1, 4, pair=pairs)))
+        s = draw(int_or_pair(1, 3, pair=pairs)) if stride else 1
+        d = draw(int_or_pair(1, 3, pair=pairs)) if dilation else 1
+        p = _conv_padding(draw, 3, s, pairs, string_padding) if padding else 0
+        ph, pw = (0, 0) if p in ("valid", "same") else as_pair(p)
+        dh, dw = as_pair(d)
+        eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw_ - 1) + 1
+        if p == "same":
+            min_h = min_w = 1
+        else:
+            min_h, min_w = _min_size(eff_h, ph), _min_size(eff_w, pw)
+        h = draw(st.integers(min_h, max(min_h, eff_h + 5)))
+        w = draw(st.integers(min_w, max(min_w, eff_w + 5)))
+        n = draw(st.integers(1, 2))
+    x = draw(arrays((n, cin, h, w), precise=thorough))
+    weight = draw(arrays((cout, cin // g, kh, kw_), precise=thorough))
     use_bias = draw(st.booleans()) if bias is None else bias
     if use_bias:
-        kw["bias"] = draw(arrays((cout,)))
+        kw["bias"] = draw(arrays((cout,), precise=thorough))
     for name, value, default in (("stride", s, 1), ("padding", p, 0), ("dilation", d, 1),
                                  ("groups", g, 1)):
         if value != default or draw(st.booleans()):
             kw[name] = value
     return (x, weight), kw
+
+
+def _conv_padding(draw, most: int, s, pairs: bool, string_padding: bool):
+    """Padding up to ``most``: an int, an (h, w) pair, 'valid', or 'same' (stride 1 only)."""
+    choices = [int_or_pair(0, most, pair=pairs)]
+    if string_padding:
+        choices.append(st.just("valid"))
+    if string_padding and as_pair(s) == (1, 1):  # PyTorch refuses 'same' with stride > 1
+        choices.append(st.just("same"))
+    return draw(st.one_of(*choices))
+
+
+def _at_most(most: int, allowance: float) -> int:
+    """An upper bound for a draw: ``most``, or less where the allowance is smaller, but 1."""
+    return max(1, min(most, int(allowance)))
+
+
+@st.composite
+def _layer_shape(draw, *, stride: bool, padding: bool, dilation: bool, groups: bool,
+                 pairs: bool, string_padding: bool):
+    """``(n, groups, c_in, c_out, (kh, kw), (stride, padding, dilation), (h, w))`` of a
+    real layer, built to cost at most ``LAYER_MACS`` multiply-adds.
+
+    The budget is split at random between batch, channels, kernel and output
+    pixels, so that any of them, or several at once, grows as large as real
+    layers get while the others stay small.  Padding is at most half the
+    (dilated) kernel, as in real layers: the output is then never larger than
+    the input, and the image's share bounds it.
+    """
+    shares = [draw(st.integers(0, 4)) for _ in range(4)]
+    batch, channels, kernel, pixels = (LAYER_MACS ** (x / (sum(shares) or 1)) for x in shares)
+    n = draw(st.integers(1, _at_most(LAYER_BATCH, batch)))
+    # A convolution costs c_out * (c_in / groups) multiply-adds per tap and pixel.
+    g = draw(st.integers(1, _at_most(LAYER_GROUPS, channels))) if groups else 1
+    cpg = draw(st.integers(1, _at_most(LAYER_CHANNELS // g, channels / g)))
+    opg = draw(st.integers(1, _at_most(LAYER_CHANNELS // g, channels / (g * cpg))))
+    kh = draw(st.integers(1, _at_most(LAYER_KERNEL, kernel if pairs else kernel ** 0.5)))
+    kw_ = draw(st.integers(1, _at_most(LAYER_KERNEL, kernel / kh))) if pairs else kh
+    s = draw(int_or_pair(1, 3, pair=pairs)) if stride else 1
+    d = draw(int_or_pair(1, 3, pair=pairs)) if dilation else 1
+    effs = [di * (ki - 1) + 1 for ki, di in zip((kh, kw_), as_pair(d))]
+    p = _conv_padding(draw, (min(effs) - 1) // 2, s, pairs, string_padding) if padding else 0
+    # Per axis (kernel, stride, padding); 'same' keeps the input's size, like (1, 1, 0).
+    if p == "same":
+        geometry = [(1, 1, 0)] * 2
+    else:
+        geometry = zip(effs, as_pair(s), as_pair(0 if p == "valid" else p))
+    outs, sides = [], []
+    for eff, si, pi in geometry:
+        most = (LAYER_IMAGE - eff + 2 * pi) // si + 1  # the output side of the largest image
+        out = draw(st.integers(1, _at_most(most, pixels / math.prod(outs))))
+        first = eff - 2 * pi + (out - 1) * si  # the smallest input side with this output
+        sides.append(first + draw(st.integers(0, min(si - 1, LAYER_IMAGE - first))))
+        outs.append(out)
+    return n, g, g * cpg, g * opg, (kh, kw_), (s, p, d), tuple(sides)
 
 
 @st.composite
@@ -101,11 +167,16 @@ def pool2d_args(draw, kind: str, *, stride: bool = True, padding: bool = False,
 
 
 @st.composite
-def conv2d_single_args(draw, max_extent: int = 6):
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    h = draw(st.integers(kh, kh + max_extent))
-    w = draw(st.integers(kw, kw + max_extent))
-    return (draw(arrays((h, w))), draw(arrays((kh, kw)))), {}
+def conv2d_single_args(draw, *, thorough: bool = False):
+    """``(image, kernel)``; ``thorough`` as for ``conv2d_args``: full precision, and half
+    the examples up to a ``LAYER_KERNEL`` kernel on a ``LAYER_IMAGE`` image."""
+    if thorough and draw(st.booleans()):
+        kh, kw = draw(st.integers(1, LAYER_KERNEL)), draw(st.integers(1, LAYER_KERNEL))
+        h, w = draw(st.integers(kh, LAYER_IMAGE)), draw(st.integers(kw, LAYER_IMAGE))
+    else:
+        kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        h, w = draw(st.integers(kh, kh + 6)), draw(st.integers(kw, kw + 6))
+    return (draw(arrays((h, w), precise=thorough)), draw(arrays((kh, kw), precise=thorough))), {}
 
 
 @st.composite
@@ -440,12 +511,14 @@ def layer_lists(draw, max_layers: int = 5):
 
 
 @st.composite
-def conv2d_backward_args(draw, **features):
+def conv2d_backward_args(draw, *, thorough: bool = False, **features):
     """``(dout, x, weight)`` and conv options for ``conv2d_backward``; ``dout`` has the
-    shape of the convolution's output.  Padding is numeric (no 'same' or 'valid')."""
-    (x, weight), kw = draw(conv2d_args(bias=False, string_padding=False, **features))
+    shape of the convolution's output.  Padding is numeric (no 'same' or 'valid').
+    ``thorough`` as for ``conv2d_args``."""
+    (x, weight), kw = draw(conv2d_args(bias=False, string_padding=False, thorough=thorough,
+                                       **features))
     out_shape = _conv_out_shape(x.shape, weight.shape, kw)
-    return (draw(arrays(out_shape)), x, weight), kw
+    return (draw(arrays(out_shape, precise=thorough)), x, weight), kw
 
 
 def _conv_out_shape(x_shape, w_shape, kw) -> tuple[int, ...]:
@@ -475,7 +548,7 @@ def _without_groups(case):
     return args, {k: v for k, v in kwargs.items() if k != "groups"}
 
 
-def conv2d_fast_args() -> _st.SearchStrategy:
+def conv2d_fast_args(*, thorough: bool = False) -> _st.SearchStrategy:
     """``conv2d`` arguments without groups (and without string padding) for ``conv2d_fast``."""
-    return conv2d_args(stride=True, padding=True, dilation=True,
-                       string_padding=False).map(_without_groups)
+    return conv2d_args(stride=True, padding=True, dilation=True, string_padding=False,
+                       thorough=thorough).map(_without_groups)

@@ -35,12 +35,16 @@ st = _CachedStrategies()
 
 
 @st.composite
-def arrays(draw, shape) -> np.ndarray:
+def arrays(draw, shape, *, precise: bool = False) -> np.ndarray:
     """A float64 array of ``shape`` with values in quarters from -10 to 10.
 
     Quarters are exact in binary, so results print readably, and fractional,
     so code that truncates to int fails.  Negatives matter: max pooling pads
     with -inf, not 0, which only shows with negative inputs.
+
+    ``precise`` (the hidden examples): full-precision values whose magnitudes
+    span four decades around a drawn scale.  Quarters hide a float32
+    computation (their small sums are exact in float32) and code that rounds.
 
     Values come from a NumPy generator seeded by Hypothesis rather than one
     draw per element: element-wise drawing made generation and shrinking ten
@@ -51,7 +55,11 @@ def arrays(draw, shape) -> np.ndarray:
     sparse = not draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    values = rng.integers(-40, 41, size) / 4
+    if precise:
+        scale = 10.0 ** draw(st.integers(-2, 2))
+        values = rng.uniform(-1, 1, size) * 10.0 ** rng.uniform(-2, 2, size) * scale
+    else:
+        values = rng.integers(-40, 41, size) / 4
     if sparse:
         nonzero = draw(st.integers(0, size))
         keep = np.zeros(size, dtype=bool)

@@ -33,7 +33,9 @@ def catalog(ps: str):
 class Entry:
     """One submission of the catalog or the sample class, and what it must prove."""
     ps: str
-    role: str  # "mutant" (loses points), "alternative" (full marks) or "student"
+    #: "mutant" (loses points in a public cell), "hidden mutant" (only in hidden checks),
+    #: "alternative" (full marks) or "student"
+    role: str
     submission: Submission
 
     @property
@@ -48,7 +50,9 @@ class Entry:
 
 def entries(ps: str) -> list[Entry]:
     module = catalog(ps)
-    out = [Entry(ps, "mutant", m) for m in module.MUTANTS]
+    hidden_only = {m.student for m in getattr(module, "HIDDEN_ONLY", ())}
+    out = [Entry(ps, "hidden mutant" if m.student in hidden_only else "mutant", m)
+           for m in module.MUTANTS]
     out += [Entry(ps, "alternative", a) for a in module.ALTERNATIVES]
     if ps not in NBGRADER_CLASSES:
         out += [Entry(ps, "student", s) for s in sample_class(ps)]

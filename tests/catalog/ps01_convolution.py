@@ -105,6 +105,29 @@ def conv2d_single(image, kernel):
 '''}),
 ]
 
+#: Right on the public examples (small, in quarters), wrong on the hidden ones, as a
+#: hostile class found: these lose points under nbgrader only, never in a public cell.
+HIDDEN_ONLY = [
+    _m("conv_float32", "conv2d multiplies in float32 (faster) and stores float64", CONV,
+       '"ncijhw,ocij->nohw", xs, ws)',
+       '"ncijhw,ocij->nohw", xs.astype(np.float32), ws.astype(np.float32))'),
+    Submission("conv_first_two_images", "only the first two images of the batch are convolved",
+               answers=mutate(mutate(ANSWERS, CONV, "out = np.empty((n, c_out, oh, ow))",
+                                     "out = np.zeros((n, c_out, oh, ow))"),
+                              CONV, "out[:, g * out_per_group:(g + 1) * out_per_group] = ",
+                              "out[:2, g * out_per_group:(g + 1) * out_per_group] = ")),
+    _m("conv_six_channels", "only the first six input channels (of a group) are summed", CONV,
+       '"ncijhw,ocij->nohw", xs, ws)', '"ncijhw,ocij->nohw", xs[:, :6], ws[:, :6])'),
+    _m("conv_kernel_4x4", "kernel rows and columns past the fourth are left out", CONV,
+       '"ncijhw,ocij->nohw", xs, ws)', '"ncijhw,ocij->nohw", xs[:, :, :4, :4], ws[:, :, :4, :4])'),
+    _m("conv_image_20x20", "only the top-left 20x20 pixels of each image are used", CONV,
+       "xp = np.pad(x, ", "xp = np.pad(x[:, :, :20, :20], "),
+    _m("conv_rounds_to_quarters", "conv2d rounds its inputs to multiples of 1/4", CONV,
+       "x, weight = np.asarray(x), np.asarray(weight)",
+       "x, weight = np.round(np.asarray(x) * 4) / 4, np.round(np.asarray(weight) * 4) / 4"),
+]
+MUTANTS += HIDDEN_ONLY
+
 # --- alternative correct implementations of conv2d -------------------------------
 
 _LOOPS = '''

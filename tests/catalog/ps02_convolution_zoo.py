@@ -118,6 +118,18 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 '''}),
 ]
 
+#: Right on the public examples (small, in quarters), wrong on the hidden ones: these lose
+#: points under nbgrader only, never in a public cell.
+HIDDEN_ONLY = [
+    _m("dbias_first_two_images", "dbias sums the first two images of the batch only", BACKWARD,
+       "dbias = dout.sum(axis=(0, 2, 3))", "dbias = dout[:2].sum(axis=(0, 2, 3))"),
+    _m("conv_fast_float32", "conv2d_fast multiplies in float32 (faster) and returns float64",
+       "conv2d_fast_answer", "out = weight.reshape(c_out, -1) @ cols",
+       "out = (weight.reshape(c_out, -1).astype(np.float32) @ cols.astype(np.float32))"
+       ".astype(np.float64)"),
+]
+MUTANTS += HIDDEN_ONLY
+
 
 # --- alternative correct implementations ------------------------------------------
 

@@ -33,6 +33,31 @@ def _replace(name, about, cell, source):
     return Submission(name, about, answers={**ANSWERS, cell: source})
 
 
+# Hostile: no training, a table of scikit-learn's bundled digits (train and test) and their
+# labels.  It scored full marks when the sandbox could read the file and the test images
+# were the bundled ones, in order; now the file is hidden, and the graded images are noised.
+_LOOKUP = '''
+from sklearn.datasets import load_digits
+
+
+class Lookup(nn.Module):
+    """One-hot logits of the label stored for each image: a table, not a network."""
+
+    def __init__(self, images, labels):
+        super().__init__()
+        self.table = {image.tobytes(): int(label) for image, label in zip(images, labels)}
+
+    def forward(self, x):
+        found = [self.table.get(image.numpy().tobytes(), 0) for image in x[:, 0]]
+        return nn.functional.one_hot(torch.tensor(found), 10).float()
+
+
+def train_digits(train_loader, epochs, device):
+    bundled = load_digits()
+    return Lookup((bundled.images / 16.0).astype("float32"), bundled.target)
+'''
+
+
 MUTANTS = [
     # --- dropout ---
     _m("dropout_no_rescale", "dropout zeroes entries but does not divide the rest by 1 - p",
@@ -157,6 +182,8 @@ MUTANTS = [
     _m("digits_returns_loss", "train_digits returns the last epoch's loss, not the model",
        DIGITS, [("        train_one_epoch(model", "        loss = train_one_epoch(model"),
                 ("    return model", "    return loss")]),
+    _replace("digits_test_lookup", "train_digits trains nothing: its model looks each image "
+             "up in scikit-learn's bundled digits and answers its label", DIGITS, _LOOKUP),
 ]
 
 _BERNOULLI = '''
