@@ -96,10 +96,11 @@ def test_grading_is_deterministic():
 
 
 def test_hang_is_reported_without_waiting_for_every_example():
-    hang = _conv_returning("(lambda: [None for _ in iter(int, 1)])()")
+    hang = _conv_returning("next(i for i in iter(int, 1) if i)")  # spins, allocates nothing
     r = _run("conv2d_basic", conv2d_answer=hang)
     assert not r.passed and "did not return within" in r.message
-    assert r.seconds < 30
+    # one call's limit (10 s of CPU; the wall clock allows 4x on a busy machine), not 30
+    assert r.seconds < 45
 
 
 # --- the in-kernel path: feedback while the student works ----------------------
