@@ -29,7 +29,7 @@ from unittest import mock
 import nbformat
 import numpy as np
 
-from grader import isolation, notebook as nbio
+from grader import isolation, notebook as nbio, secret
 from grader.cli import course_args, make_course, nbgrader, subprocess_env
 from grader.device import describe_device
 from grader.runner import NotebookGrader
@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     os.environ["PATH"] = subprocess_env()["PATH"]
+    os.environ.setdefault(secret.SECRET_ENV, "cnn-course benchmark")  # hidden checks need one
     solution = nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")
     release = nbio.read(ROOT / "exercises" / PS / "convolution.ipynb")
     correct = Submission("x", "model solution").build(solution, release)
