@@ -64,6 +64,9 @@ class Isolation(Protocol):
         site-packages entries absent (``torch``, ``sklearn/datasets/data``); bwrap writes its
         namespaces' ids to ``info_fd``."""
 
+    def pythonpath(self) -> str:
+        """The worker's PYTHONPATH, as the worker sees the folders."""
+
 
 def _site_packages() -> list[Path]:
     return [Path(p) for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]

@@ -117,6 +117,9 @@ class _Meter:
     """What the worker's process tree costs: charged seconds (CPU time plus time asleep,
     never time spent waiting for a busy CPU), resident memory and process count."""
 
+    #: without /proc (macOS), time is charged by the wall clock, and memory is not watched
+    measurable = os.path.isdir("/proc")
+
     def __init__(self, proc: subprocess.Popen, info: dict):
         self.proc = proc
         self.namespace = f"pid:[{info['pid-namespace']}]" if info else None
@@ -125,7 +128,7 @@ class _Meter:
     def _tree(self) -> list[int]:
         """The processes of the sandbox: its PID namespace, or the worker's group."""
         pids = []
-        for entry in os.listdir("/proc"):
+        for entry in os.listdir("/proc") if self.measurable else ():
             if not entry.isdigit():
                 continue
             try:
@@ -334,6 +337,8 @@ class Sandbox:
         fd = self.proc.stdout.fileno()
 
         def charged() -> float:
+            if not meter.measurable:
+                return time.monotonic() - start
             return meter.cpu() - cpu0 + slept
 
         try:
