@@ -30,7 +30,7 @@ MAX_CELL_CHARS = 200_000
 #: all answer cells together, copies included
 MAX_ANSWER_CHARS = 2 * 2**20
 #: cell metadata that marks a later copy of a cell, whose nbgrader metadata nbgrader would
-#: not accept twice (see ``nbgrader_plugin.RepairCellMetadata``)
+#: not accept twice (see ``nbgrader_plugin.DeduplicateCells``)
 COPY_KEY = "cnn_course_copy_of"
 
 

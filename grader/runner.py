@@ -8,7 +8,8 @@ each grade cell's result made of the checks it calls.
 Command line, for instructors::
 
     python -m grader.runner path/to/notebook.ipynb [--json] [--problem-set ps01_convolution]
-                            [--public]
+                            [--public] [--secret-file FILE] [--budget SECONDS]
+                            [--require-isolation]
 
 It exits 0 when every check cell passes, 1 when one fails, and 2 when the
 notebook cannot be graded at all (not a notebook, none of its answer cells, or
@@ -89,9 +90,9 @@ class NotebookGrader:
         # ``secret`` None: from the environment (see grader.secret); hidden checks need one,
         # and it is better to say so before any student code runs
         secret = secret if secret is not None else grading_secret.load()
-        if secret is None and any(c.profile != "quick" for cell in self.cells
+        if secret is None and any(PROFILES[c.profile].hidden for cell in self.cells
                                   for c in cell.calls):
-            grading_secret.check_seed("the hidden checks", "thorough", None, required=True)
+            raise grading_secret.missing("this notebook's hidden checks")
         self.problem_set = _problem_set(self.layout.problem_set)
         ps = self.problem_set
         rules = ps.rules if ps and ps.rules else NONE

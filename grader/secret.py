@@ -45,12 +45,17 @@ def load(secret_file: str | os.PathLike | None = None) -> str | None:
     return text
 
 
+def missing(what: str) -> MissingSecret:
+    """The error for ``what`` (hidden checks) asked for without a secret: what to set."""
+    return MissingSecret(
+        f"{what} need the instructor's grading secret: set {SECRET_ENV}, or {SECRET_FILE_ENV} "
+        "(or c.GradeOutOfProcess.secret_file in nbgrader_config.py) to a file outside the "
+        "repository.")
+
+
 def check_seed(check_id: str, profile: str, secret: str | None, *, required: bool) -> int:
     """The Hypothesis seed of one check under one profile."""
     if required and not secret:
-        raise MissingSecret(
-            f"hidden checks ({check_id}, profile {profile!r}) need the instructor's grading "
-            f"secret: set {SECRET_ENV}, or {SECRET_FILE_ENV} (or c.GradeOutOfProcess.secret_file "
-            "in nbgrader_config.py) to a file outside the repository.")
+        raise missing(f"hidden checks ({check_id}, profile {profile!r})")
     material = "\0".join(["cnn-course", profile, check_id, secret or ""])
     return int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
