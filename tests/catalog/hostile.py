@@ -9,9 +9,17 @@ in one class with honest students.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import inspect
+
+import numpy as np
 
 from grader import notebook as nbio
+from grader.checks import PROFILES
+from grader.runner import problem_set
+from grader.sandbox import Outcome
+from grader.shortcuts import Rules
 from grader.submissions import Submission
 
 PS = "ps01_convolution"
@@ -149,6 +157,67 @@ def conv2d(*args, **kwargs):
 '''
 
 
+#: how the lookup student keys a call: the same code records the table and reads it
+KEY = """
+import hashlib
+import numpy as np
+
+def _key(*values):
+    parts = [np.ascontiguousarray(v).tobytes() + repr(v.shape).encode()
+             if isinstance(v, np.ndarray) else repr(v).encode() for v in values]
+    return hashlib.sha1(b"|".join(parts)).hexdigest()
+"""
+CONV2D_CELLS = ["conv2d_basic", "conv2d_bias", "conv2d_stride", "conv2d_padding",
+                "conv2d_dilation", "conv2d_groups", "conv2d_all"]
+
+
+class _Recorder:
+    """A target that answers with the reference and remembers every call: what a student
+    records by running the public grader on their own machine."""
+
+    call_timeout = 10.0
+    rules = Rules()
+
+    def __init__(self, reference):
+        self.reference, self.table, self.names = reference, {}, {}
+        exec(KEY, self.names)
+
+    def lookup(self, name):
+        return Outcome(value=0)
+
+    def call(self, fn, args, kwargs, count_lines=False):
+        bound = inspect.signature(self.reference).bind(*args, **kwargs)
+        bound.apply_defaults()
+        out = self.reference(*args, **kwargs)
+        self.table[self.names["_key"](*bound.arguments.values())] = out
+        return Outcome(value=out, args_after=list(args))
+
+    def shortcut_violations(self, name):
+        return []
+
+    def describe_cell_errors(self):
+        return ""
+
+
+def precomputed_conv2d() -> str:
+    """A conv2d that answers the public checks' examples from a table, and zeros otherwise."""
+    ps = problem_set(PS)
+    recorder = _Recorder(ps["conv2d_basic"].reference)
+    for check_id in CONV2D_CELLS:
+        ps[check_id].run(recorder, dataclasses.replace(PROFILES["quick"], shrink=False))
+    table = {k: (base64.b64encode(v.tobytes()).decode(), v.shape)
+             for k, v in recorder.table.items()}
+    return KEY + f"""import base64
+_TABLE = {table!r}
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    found = _TABLE.get(_key(x, weight, bias, stride, padding, dilation, groups))
+    if found is None:
+        return np.zeros((x.shape[0], weight.shape[0], 1, 1))
+    return np.frombuffer(base64.b64decode(found[0])).reshape(found[1])
+"""
+
+
 def students() -> list[Hostile]:
     return [
         Hostile(Submission("h_reads_solutions", "looks for solutions/ everywhere and runs them",
@@ -168,6 +237,9 @@ def students() -> list[Hostile]:
         Hostile(Submission("h_huge_number", "answers a quiz with 10**5000",
                            edit=appended("quiz_answers", "quiz_1x1_depth = 10**5000")),
                 ["quiz_1x1"]),
+        Hostile(Submission("h_precomputed", "conv2d answers the public examples from a table "
+                           "recorded with the public grader",
+                           edit=appended("conv2d_answer", precomputed_conv2d())), CONV2D_CELLS),
         Hostile(Submission("h_slow", "a right conv2d that sleeps half a second per call",
                            edit=appended("conv2d_answer", SLOW)), "some",
                 feedback="grading time"),
