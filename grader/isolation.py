@@ -188,8 +188,8 @@ def choose(scratch_mb: int = 256, require: bool = False) -> Isolation:
 
 @functools.lru_cache(maxsize=None)
 def _warn_once(problem: str) -> None:
-    warnings.warn(f"UNISOLATED GRADING: {problem}. Student code runs with your privileges "
-                  f"and can read and change your files. Set {REQUIRE_ENV}=1 (or pass "
-                  "--require-isolation) to refuse to grade like this.", RuntimeWarning,
-                  stacklevel=3)
+    warnings.warn(f"UNISOLATED GRADING: {problem}. The notebook's code runs with your "
+                  "privileges: fine for your own work, not for a class, whose code could read "
+                  f"and change your files. Set {REQUIRE_ENV}=1 (or pass --require-isolation) "
+                  "to refuse to grade like this.", RuntimeWarning, stacklevel=3)
     print(f"cnn-course WARNING: unisolated grading: {problem}.", file=sys.stderr)

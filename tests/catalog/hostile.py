@@ -3,7 +3,8 @@
 Each attack is written as a determined student would, and each hostile student
 has a fair score: ``"zero"`` (what the untouched release gets: the attack must
 not earn anything), ``"full"`` (the student's own answers are right; the attack
-must not cost them, nor anyone else, a point) or the grade ids that must fail.
+must not cost them, nor anyone else, a point), ``"some"`` (the notebook budget cuts
+it short) or the grade ids that must fail.
 ``tests/test_hostile_class.py`` grades them with the real ``nbgrader autograde``
 in one class with honest students.
 """
