@@ -121,7 +121,7 @@ def isolation_overhead(nb, repeat: int) -> None:
         with Sandbox([("a", "x = 1")], FROM_SCRATCH) as sb:
             sb.ensure_started()
 
-    if isolation.choose().name != "bubblewrap":
+    if not isolation.choose().namespaced:
         print(f"\nisolation overhead: not measured ({isolation._bwrap_problem()})")
         return
     times = {"isolated": [], "plain": [], "start isolated": [], "start plain": []}

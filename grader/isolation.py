@@ -58,6 +58,8 @@ class Isolation(Protocol):
     name: str
     #: the worker's working directory and scratch, as the worker sees it
     scratch: str
+    #: in its own PID namespace, whose ids ``command`` has bwrap report (``info_fd``)
+    namespaced: bool
 
     def command(self, argv: list[str], hidden: frozenset[str], info_fd: int | None) -> list[str]:
         """The command line that runs ``argv`` (a Python command) with the ``hidden``
@@ -93,6 +95,7 @@ class Bubblewrap:
 
     name = "bubblewrap"
     scratch = SCRATCH
+    namespaced = True
 
     def __init__(self, bwrap: str, scratch_mb: int = 256):
         self.bwrap = bwrap
@@ -138,6 +141,7 @@ class Unisolated:
     """A plain child process: what grading falls back to without namespaces."""
 
     name = "none"
+    namespaced = False
 
     def __init__(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="grader-sandbox-")

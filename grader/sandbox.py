@@ -208,13 +208,13 @@ class Sandbox:
     def _spawn(self) -> None:
         iso = self.isolation
         capture = os.path.join(iso.scratch, ".output")
-        read_info, write_info = os.pipe() if iso.name == "bubblewrap" else (None, None)
+        read_info, write_info = os.pipe() if iso.namespaced else (None, None)
         argv = ["-m", "grader._worker", capture, str(self.memory_mb)]
         try:
             self.proc = subprocess.Popen(
                 iso.command(argv, self._hidden, write_info),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=iso.scratch if iso.name == "none" else None, start_new_session=True,
+                cwd=None if iso.namespaced else iso.scratch, start_new_session=True,
                 env=_child_env(iso.pythonpath(), iso.scratch),
                 pass_fds=(write_info,) if write_info is not None else ())
         finally:
@@ -312,13 +312,11 @@ class Sandbox:
         except (BrokenPipeError, OSError) as err:
             raise self._crashed() from err
 
-    def _crashed(self, why: str = "") -> SandboxCrashed:
+    def _crashed(self) -> SandboxCrashed:
         code = self.proc.wait() if self.proc else None
         self.proc = None
-        if not why:
-            hint = " (out of memory?)" if code in (-9, 137) else ""
-            why = f"the process running your code exited with code {code}{hint}"
-        return SandboxCrashed(why)
+        hint = " (out of memory?)" if code in (-9, 137) else ""
+        return SandboxCrashed(f"the process running your code exited with code {code}{hint}")
 
     def _exhausted(self) -> BudgetExhausted:
         return BudgetExhausted(f"this notebook used up its grading time ({self.budget_s:g} s "
