@@ -1,7 +1,7 @@
 """`cnn-course`: build the exercises, grade the sample class, print a gradebook.
 
     cnn-course build            # solutions/ -> exercises/ with nbgrader
-    cnn-course build --check    # fail if exercises/ is stale
+    cnn-course build --check    # fail if exercises/ or grader/layouts/ is stale
     cnn-course demo             # build, autograde the sample class, feedback, gradebook
     cnn-course gradebook --db sqlite:///gradebook.db
     cnn-course dist OUT_DIR     # the students' copy of a graded course: no solutions
@@ -181,11 +181,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         if args.check:
-            stale = check_release()
+            # `build` writes both exercises/ and grader/layouts/ from solutions/
+            stale = check_release() + layout.stale()
             for line in stale:
                 print("stale:", line)
-            print("exercises/ is up to date" if not stale else
-                  "exercises/ is stale: run `cnn-course build` and commit the result")
+            print("exercises/ and grader/layouts/ are up to date" if not stale else
+                  "stale: run `cnn-course build` and commit the result")
             return 1 if stale else 0
         build()
         return 0
