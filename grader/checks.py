@@ -415,14 +415,16 @@ class CaseCheck(Check):
     def _n(self, profile: Profile) -> int:
         return self.max_examples.get(profile.name, profile.max_examples)
 
-    def _run_cases(self, target: Target, profile: Profile, name: str) -> int:
+    def _run_cases(self, target: Target, profile: Profile, name: str,
+                   one: Callable | None = None) -> int:
+        """``one(case)`` (default ``self._one(target, case)``) on each case."""
+        one = one or (lambda case: self._one(target, case))
         n = self._n(profile)
         if self.strategy is None:
             for case in self.examples[:max(n, 1)]:
-                self._one(target, case)
+                one(case)
             return len(self.examples[:max(n, 1)])
-        return search(self.id, name, self.strategy, list(self.examples), n, profile,
-                      lambda case: self._one(target, case))
+        return search(self.id, name, self.strategy, list(self.examples), n, profile, one)
 
     def _one(self, target: Target, case) -> None:
         raise NotImplementedError

@@ -4,6 +4,17 @@ A model cannot cross the process boundary, so each check sends a probe
 (``grader.probes``) that builds the student's class next to their code and
 reports plain data (a parameter table, an output, gradients), and compares it
 here with the same report on the reference.
+
+Student code can patch the probe, so what the sandbox reports is trusted only as
+far as it is hard to make up.  :class:`SameFunctionCheck` compares numbers that
+only the reference's computation gives: outputs in eval and train mode,
+gradients and BatchNorm statistics, under weights and inputs drawn from the
+check's seed (the instructor's secret for hidden checks), with the reference
+absent from the sandbox.  The other checks grade properties that any class
+built to have them earns: a parameter table, an output shape, ``relu(x)`` with
+a zeroed BatchNorm, a gradient for every parameter.  A student who forges those
+reports gets no more than a class written to satisfy just them would, and
+nothing from the function checks (``tests/catalog/hostile.py`` proves it).
 """
 from __future__ import annotations
 
@@ -62,10 +73,21 @@ class ModuleCheck(CaseCheck):
     of the class it builds.
     """
     cls: str = ""
+    #: weights and inputs come from the profile's seed (so hidden cases from the secret);
+    #: otherwise from seed 0, and the hidden run of fixed examples repeats the public one
+    seeded = False
+
+    def profile_key(self, profile: Profile):
+        return profile.name if self.seeded else super().profile_key(profile)
 
     def _run(self, target: Target, profile: Profile) -> int:
         preflight(target, self.cls)
-        return self._run_cases(target, profile, self.cls)
+        seed = profile.seed(self.id) % 2**31 if self.seeded else 0
+        return self._run_cases(target, profile, self.cls,
+                               lambda case: self._one(target, case, seed))
+
+    def _one(self, target: Target, case, seed: int) -> None:
+        raise NotImplementedError
 
     def _probe(self, target: Target, name: str, case, **spec):
         try:
@@ -92,7 +114,7 @@ class ModuleCheck(CaseCheck):
 class ParamCountCheck(ModuleCheck):
     """The exact parameter count; a failure lists the per-layer counts from where they differ."""
 
-    def _one(self, target: Target, case) -> None:
+    def _one(self, target: Target, case, seed: int) -> None:
         got = self._probe(target, "structure", case)
         want = R.model_structure(case.reference)
         n_mine = sum(p[2] for p in got["params"])
@@ -107,7 +129,7 @@ class ParamCountCheck(ModuleCheck):
 class OutputShapeCheck(ModuleCheck):
     """The output shape, for every input the reference accepts."""
 
-    def _one(self, target: Target, case) -> None:
+    def _one(self, target: Target, case, seed: int) -> None:
         want = R.model_output_shape(case.reference, case.input_shape)
         if want is None:
             reject()  # the reference refuses this input; nothing to compare
@@ -122,28 +144,94 @@ class OutputShapeCheck(ModuleCheck):
 
 @dataclasses.dataclass
 class SameFunctionCheck(ModuleCheck):
-    """The output in eval mode and float64, with the reference's (generated) weights copied
-    in, matched by ``state_dict`` name or by order; a failure names the first layer off."""
+    """The reference's function, with its (generated) weights copied in, matched by
+    ``state_dict`` name or by order: the output in eval mode and float64 (a failure
+    names the first layer off), then one training step's forward and backward pass
+    (output, every gradient, BatchNorm's running statistics)."""
+    seeded = True
+    #: how many fixed examples (whole networks) the hidden run repeats under the secret
+    #: seed: the public run compares them all, and one secret run defeats recorded answers
+    hidden_examples: int = 1
 
-    def _one(self, target: Target, case) -> None:
-        want, ref_rows = R.model_forward(case.reference, tuple(case.input_shape))
+    def _n(self, profile: Profile) -> int:
+        n = super()._n(profile)
+        return min(n, self.hidden_examples) if self.strategy is None and profile.hidden else n
+
+    def _one(self, target: Target, case, seed: int) -> None:
+        shape = tuple(case.input_shape)
+        want = R.model_function(case.reference, shape, seed)
         spec = R.model_structure(case.reference)["entries"]
-        got = self._probe(target, "forward", case, spec=spec, seed=0,
-                          x=R.model_input(case.input_shape))
-        context = (f"{case}, in eval mode and float64, with {case.reference_name}'s weights "
-                   "copied into yours.")
+        got = self._probe(target, "function", case, spec=spec, seed=seed,
+                          x=R.model_input(shape, seed), train=want["train"] is not None)
+        copied = f"with {case.reference_name}'s weights copied into yours"
         try:
-            compare_array(want, got["out"], context=context)
+            compare_array(want["out"], got["out"],
+                          context=f"{case}, in eval mode and float64, {copied}.")
         except CheckFailed as failure:
-            raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], ref_rows)}") from None
+            raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], want['layers'])}"
+                              ) from None
+        if want["train"] is not None:
+            _compare_train_step(case, spec, want["train"], got.get("train"), copied)
+
+
+def _compare_train_step(case, spec: list, want: dict, got, copied: str) -> None:
+    """One training step of the student's model against the reference's (see
+    ``grader.probes.train_step``); the eval-mode outputs already agree."""
+    where = (f"{case}, in train mode (BatchNorm normalises with the batch's statistics, "
+             f"dropout is on, with the same random seed as the reference), {copied}")
+    if not isinstance(got, dict):
+        raise CheckFailed(f"{where}: no training step was reported.")
+    if "error" in got:
+        hint = (" An in-place operation (`out += identity`, `x.relu_()`, `inplace=True` on a "
+                "tensor autograd still needs) overwrote a value that backward uses: write "
+                "`out = out + identity` instead." if "inplace" in got["error"] else "")
+        raise CheckFailed(f"{where}: the reference trains, but your model's forward or "
+                          f"backward pass raised {got['error']}.{hint}")
+    try:
+        compare_array(want["out"], got.get("out"), context=where + ".")
+    except CheckFailed as failure:
+        raise CheckFailed(f"{failure}\nIn eval mode the outputs agree, so look at what only "
+                          "training changes: dropout (where, and its p) and BatchNorm.") from None
+    mine = got.get("entries")
+    if not isinstance(mine, list) or len(mine) != len(spec):
+        raise CheckFailed(f"{where}: the training step reported no gradients.")
+    for (name, _), (kind, ref_sig), row in zip(spec, want["entries"], mine):
+        problem = _entry_problem(name, kind, ref_sig, row)
+        if problem:
+            raise CheckFailed(f"{where}, loss = sum(w * output) for fixed positive w: {problem}")
+
+
+def _entry_problem(name: str, kind: str, ref_sig, row) -> str | None:
+    """What is wrong with one state_dict entry after the training step, or None."""
+    if not (isinstance(row, list) and len(row) == 2 and row[0] in ("grad", "value")):
+        return f"nothing was reported for `{name}`."
+    if row[0] != kind:
+        return (f"the reference's `{name}` is a {'parameter' if kind == 'grad' else 'buffer'}, "
+                f"yours is a {'parameter' if row[0] == 'grad' else 'buffer'}.")
+    sig = row[1]
+    if ref_sig is None:  # the reference does not use it either
+        return None
+    if sig is None:
+        return (f"the tensor that takes the reference's `{name}` gets no gradient (is it used "
+                "in forward, and does it require grad?).")
+    ok = (isinstance(sig, list) and len(sig) == 2 and all(isinstance(v, float) for v in sig)
+          and all(abs(a - b) <= 1e-8 * ref_sig[0] + 1e-12 for a, b in zip(sig, ref_sig)))
+    if ok:
+        return None
+    if kind == "grad":
+        return (f"the gradient of the tensor that takes the reference's `{name}` differs from "
+                "the reference's, though the outputs agree: is something detached, or "
+                "computed outside autograd?")
+    return (f"after the step, `{name}` differs from the reference's: BatchNorm's running "
+            "statistics (its momentum, or what it normalises).")
 
 
 @dataclasses.dataclass
 class ZeroGammaCheck(ModuleCheck):
     """With its last BatchNorm zeroed, a residual block is ``relu(x)``."""
 
-    def _one(self, target: Target, case) -> None:
-        x = R.model_input(case.input_shape)
+    def _one(self, target: Target, case, seed: int) -> None:
+        x = R.model_input(case.input_shape, seed)
         got = self._probe(target, "zero_last_norm", case, x=x)
         compare_array(np.maximum(x, 0.0), got["out"], context=(
             f"{case}, eval mode, with the scale and shift of its last BatchNorm set to zero: "
@@ -154,8 +242,8 @@ class ZeroGammaCheck(ModuleCheck):
 class GradientFlowCheck(ModuleCheck):
     """Every parameter gets a gradient in a training step, and nothing is NaN or infinite."""
 
-    def _one(self, target: Target, case) -> None:
-        got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape))
+    def _one(self, target: Target, case, seed: int) -> None:
+        got = self._probe(target, "gradients", case, x=R.model_input(case.input_shape, seed))
         norms = [g for _, trainable, g in got["grads"] if trainable and g is not None]
         stuck = [n for n, trainable, g in got["grads"] if trainable and not (g and g > 0)]
         if stuck:
@@ -174,8 +262,8 @@ class OutputPropertyCheck(ModuleCheck):
     channels, a dense block keeps its input."""
     judge: Callable = None
 
-    def _one(self, target: Target, case) -> None:
-        x = R.model_input(case.input_shape)
+    def _one(self, target: Target, case, seed: int) -> None:
+        x = R.model_input(case.input_shape, seed)
         y = self._probe(target, "run", case, x=x)["out"]
         problem = self.judge(case, x, y)
         if problem:

@@ -104,8 +104,6 @@ def fill(tensor, name: str, index: int, seed: int) -> None:
     flat = tensor.detach().view(-1)
     n = flat.numel()
     base = torch.empty(min(n, _TILE), dtype=torch.float64).uniform_(-1.0, 1.0, generator=g)
-    if n > _TILE:
-        base = base.repeat(-(-n // _TILE))[:n]
     leaf = name.rsplit(".", 1)[-1]
     shape = tensor.shape
     if leaf == "running_var":
@@ -119,7 +117,9 @@ def fill(tensor, name: str, index: int, seed: int) -> None:
     else:
         base = 0.1 * base
     with torch.no_grad():
-        flat.copy_(base)
+        whole = n - n % base.numel()  # tile in place: no copy of a 100-million-entry layer
+        flat[:whole].view(-1, base.numel()).copy_(base)
+        flat[whole:].copy_(base[:n - whole])
 
 
 def _core(shape) -> list:
@@ -155,15 +155,64 @@ def _match(model, spec: list) -> dict | str:
     return {rn: mn for (rn, _), (mn, _) in zip(spec, mine)}
 
 
-def load_generated(model, spec: list, seed: int) -> str | None:
-    """Fill ``model`` (on the CPU) with the values for ``spec``; or why it cannot take them."""
+def load_generated(model, spec: list, seed: int) -> dict | str:
+    """Fill ``model`` (on the CPU) with the values for ``spec``: the student's names for the
+    reference's entries, or why the model cannot take them."""
     mapping = _match(model, spec)
     if isinstance(mapping, str):
         return mapping
     state = model.state_dict(keep_vars=True)
     for i, (name, _) in enumerate(spec):
         fill(state[mapping[name]], name, i, seed)
-    return None
+    return mapping
+
+
+def _signature(tensor, index: int, seed: int) -> list:
+    """``[norm, projection]`` of a tensor: its length and its dot product with values
+    generated from ``seed``, which no one can arrange to match without the tensor itself."""
+    import torch
+
+    t = tensor.detach().to(torch.float64).reshape(-1).cpu()
+    # the direction repeats every _TILE values, as fill's do: a chunked sum, no big copy
+    direction = torch.empty(min(t.numel(), _TILE), dtype=torch.float64)
+    fill(direction, "direction", index, seed + 1)
+    whole = t.numel() - t.numel() % direction.numel()
+    dot = t[:whole].view(-1, direction.numel()).sum(0) @ direction if whole else 0.0
+    dot = dot + t[whole:] @ direction[:t.numel() - whole]
+    return [float(t.norm()), float(dot)]
+
+
+def train_step(model, mapping: dict, spec: list, x, seed: int) -> dict:
+    """One training step's forward and backward pass, the same on both sides of the sandbox.
+
+    Train mode (BatchNorm normalises with the batch's statistics and updates its running
+    ones; dropout is active, its masks drawn after ``torch.manual_seed(seed)``), the loss
+    ``sum(w * output)`` with positive, unequal ``w`` from ``seed``.  Reports the output, and
+    for each reference entry the :func:`_signature` of its gradient (parameters) or of its
+    new value (buffers), or ``{"error": ...}`` where the pass raises.
+    """
+    import torch
+
+    model.train()
+    torch.manual_seed(seed)
+    try:
+        y = model(torch.from_numpy(x.copy()))  # a copy: in-place code must not change x
+        if not isinstance(y, torch.Tensor):
+            return {"error": f"forward() returned {type(y).__name__}, not a tensor"}
+        g = torch.Generator().manual_seed(seed * 1_000_003 + 999_983)
+        weights = torch.empty(y.shape, dtype=torch.float64).uniform_(1.0, 2.0, generator=g)
+        (y * weights.to(y.dtype)).sum().backward()
+    except Exception as exc:  # noqa: BLE001 - the grading process says what it means
+        return {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+    state = model.state_dict(keep_vars=True)
+    rows = []
+    for i, (name, _) in enumerate(spec):
+        t = state[mapping[name]]
+        if isinstance(t, torch.nn.Parameter):
+            rows.append(["grad", None if t.grad is None else _signature(t.grad, i, seed)])
+        else:
+            rows.append(["value", _signature(t, i, seed)])
+    return {"out": y.detach().cpu().numpy().copy(), "entries": rows}
 
 
 # --- per-layer fingerprints, to name the first layer that differs ---------------------------
@@ -247,8 +296,9 @@ def output_shapes(ns: dict, ctor: dict, input_shapes: list) -> list:
     return out
 
 
-def forward(ns: dict, ctor: dict, spec: list, seed: int, x) -> dict:
-    """The model's output in float64 eval mode with the generated reference weights."""
+def function(ns: dict, ctor: dict, spec: list, seed: int, x, train: bool) -> dict:
+    """The model with the generated reference weights: its output in float64 eval mode, with
+    per-layer fingerprints, and with ``train`` a :func:`train_step` as well."""
     import torch
 
     # Built on meta and given uninitialised float64 storage, the model skips its own
@@ -259,18 +309,21 @@ def forward(ns: dict, ctor: dict, spec: list, seed: int, x) -> dict:
             model = build(ns, ctor, "meta").to(torch.float64).to_empty(device="cpu") \
                 if on_meta else build(ns, ctor, "cpu").to(torch.float64)
             model.eval()
-            problem = load_generated(model, spec, seed)
-            if problem:
-                return {"mismatch": problem}
+            mapping = load_generated(model, spec, seed)
+            if isinstance(mapping, str):
+                return {"mismatch": mapping}
             with torch.no_grad():
-                y, rows = fingerprints(model, lambda: model(torch.from_numpy(x)))
+                y, rows = fingerprints(model, lambda: model(torch.from_numpy(x.copy())))
             break
         except Exception:  # noqa: BLE001
             if not on_meta:
                 raise
     if not isinstance(y, torch.Tensor):
         return {"mismatch": f"forward() returned {type(y).__name__}, not a tensor."}
-    return {"out": y.detach().numpy().copy(), "layers": rows}
+    report = {"out": y.detach().numpy().copy(), "layers": rows}
+    if train:
+        report["train"] = train_step(model, mapping, spec, x, seed)
+    return report
 
 
 def zero_last_norm(ns: dict, ctor: dict, x) -> dict:
@@ -574,7 +627,7 @@ def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int, tr
     return {"predicted": logits.argmax(1).numpy().astype("int64"), "seconds": seconds}
 
 
-PROBES = {"structure": structure, "output_shapes": output_shapes, "forward": forward,
+PROBES = {"structure": structure, "output_shapes": output_shapes, "function": function,
           "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run,
           "dropout_call": dropout_call, "train_epoch": train_epoch,
           "evaluate_call": evaluate_call, "transfer": transfer, "train_outcome": train_outcome}

@@ -345,21 +345,33 @@ def model_input(input_shape, seed: int = 0) -> np.ndarray:
     return torch.randn(tuple(input_shape), generator=g, dtype=torch.float64).numpy()
 
 
-@functools.lru_cache(maxsize=1024)
-def model_forward(build: Callable[[], nn.Module], input_shape: tuple, seed: int = 0):
-    """(output, per-layer fingerprints) of the reference with the generated weights.
-
-    Eval mode, float64, on the reference device.
-    """
+def _generated(build: Callable[[], nn.Module], seed: int) -> tuple[nn.Module, dict]:
+    """The reference in float64 on the CPU with the generated weights, and its entries."""
     from . import probes
     model = on_meta(build).to(DTYPE).to_empty(device="cpu")
-    probes.load_generated(model, probes.entries(model), seed)
+    spec = probes.entries(model)
+    probes.load_generated(model, spec, seed)
+    return model, spec
+
+
+@functools.lru_cache(maxsize=1024)
+def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int) -> dict:
+    """What ``grader.probes.function`` reports, for the reference with the generated weights.
+
+    ``out`` and ``layers`` (per-layer fingerprints): eval mode, float64, on the
+    reference device.  ``train``: ``grader.probes.train_step`` on the CPU, like the
+    sandbox (dropout masks come from the CPU generator), or None where the reference
+    cannot train on this input (BatchNorm on one value per channel).
+    """
+    from . import probes
+    model, spec = _generated(build, seed)
+    x = model_input(input_shape, seed)
     model = model.to(reference_device()).eval()
-    x = to_tensor(model_input(input_shape, seed))
     with torch.no_grad():
-        y, rows = probes.fingerprints(model, lambda: model(x))
+        y, rows = probes.fingerprints(model, lambda: model(to_tensor(x)))
+    report = probes.train_step(model.cpu(), {n: n for n, _ in spec}, spec, x, seed)
     del model
-    return to_numpy(y), rows
+    return {"out": to_numpy(y), "layers": rows, "train": None if "error" in report else report}
 
 
 # --- problem set 9: training loops and transfer learning ---------------------------------------

@@ -125,7 +125,7 @@ def test_a_linear_layer_takes_a_1x1_convolutions_weights():
     ref = nn.Sequential(nn.Conv2d(6, 3, 1), nn.ReLU())
     spec = probes.entries(ref)
     mine = nn.Linear(6, 3).double()
-    assert probes.load_generated(mine, spec, 0) is None
+    assert probes.load_generated(mine, spec, 0) == {"0.weight": "weight", "0.bias": "bias"}
     ref = ref.double()
     probes.load_generated(ref, spec, 0)
     x = torch.randn(2, 6, dtype=torch.float64)
@@ -203,6 +203,38 @@ def test_function_check_names_the_first_layer_that_differs():
     assert not result.passed
     # Every layer with weights agrees; the missing ReLU comes after the last of them.
     assert "differ from PyTorch" in result.message and "after them" in result.message
+
+
+@pytest.mark.parametrize("body, bn_kwargs, words", [
+    # the block's input overwritten: eval is right, backward cannot run
+    ("""        out = torch.relu(self.bn1(self.conv1(x)))
+        x += self.bn2(self.conv2(out))
+        return torch.relu(x)""", "", "in-place operation"),
+    # Keras' momentum: every output is right, the running statistics drift another way
+    (RIGHT, ", momentum=0.99", "running statistics"),
+    # the first half cut off from autograd
+    ("""        out = torch.relu(self.bn1(self.conv1(x))).detach()
+        return torch.relu(self.bn2(self.conv2(out)) + x)""", "", "gets no gradient"),
+], ids=["in_place_input", "keras_momentum", "detached"])
+def test_function_check_compares_a_training_step(body, bn_kwargs, words):
+    ns = _namespace(body)
+    if bn_kwargs:
+        source = f"""
+class BasicBlock(nn.Module):
+    expansion = 1
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes{bn_kwargs})
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes{bn_kwargs})
+    def forward(self, x):
+{body}
+"""
+        exec(source, ns)
+    result = _check(SameFunctionCheck).run(LocalTarget(ns), PROFILES["quick"])
+    assert not result.passed
+    assert "in train mode" in result.message and words in result.message, result.message
 
 
 def test_params_check_shows_the_layers():

@@ -65,8 +65,8 @@ def build():
             max_examples={"quick": 6, "thorough": 15}),
         SameFunctionCheck(
             "vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
-            cls="VGG", examples=[vgg("vgg11"), vgg("vgg16", (1, 3, 48, 40), batch_norm=True,
-                                                   num_classes=10)]),
+            cls="VGG", examples=[vgg("vgg11"), vgg("vgg16", (2, 3, 48, 40), batch_norm=True,
+                                                   num_classes=10, dropout=0.3)]),
         # --- GoogLeNet
         SameFunctionCheck(
             "basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",
@@ -91,7 +91,7 @@ def build():
             max_examples={"quick": 4, "thorough": 10}),
         SameFunctionCheck(
             "googlenet_function", "GoogLeNet computes torchvision's googlenet",
-            cls="GoogLeNet", examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10)]),
+            cls="GoogLeNet", examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10, dropout=0.4)]),
         GradientFlowCheck(
             "googlenet_gradients", "Every GoogLeNet parameter gets a gradient",
             cls="GoogLeNet", examples=[gnet((2, 3, 32, 32))]),

@@ -129,7 +129,7 @@ def build():
             "se_resnet50_function", "SEResNet50 computes timm's legacy_seresnet50",
             cls="SEResNet50", examples=[timm_net("SEResNet50", "legacy_seresnet50"),
                                         timm_net("SEResNet50", "legacy_seresnet50", (2, 3, 40, 54),
-                                                 num_classes=10)]),
+                                                 num_classes=10, drop_rate=0.5)]),
         # --- Inception-v4
         block_check("inception_a_function", "InceptionA"),
         block_check("reduction_a_function", "ReductionA"),

@@ -35,6 +35,8 @@ MUTANTS = [
     _m("dropout_active_in_eval", "AlexNet calls dropout with training=True", ALEX,
        "return self.classifier(torch.flatten(x, 1))",
        "return self.classifier(nn.functional.dropout(torch.flatten(x, 1), 0.5, training=True))"),
+    _m("dropout_argument_ignored", "AlexNet's dropout is always 0.5, whatever `dropout` says",
+       ALEX, "nn.Dropout(p=dropout)", "nn.Dropout(p=0.5)", count=2),
     _m("alexnet_no_avgpool", "AlexNet without the adaptive average pooling", ALEX,
        "x = self.avgpool(self.features(x))", "x = self.features(x)"),
     sample_class.LRN_ALPHA,

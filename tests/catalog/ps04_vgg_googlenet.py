@@ -25,6 +25,8 @@ def _m(name, about, cell, old, new, count=1):
 
 
 MUTANTS = [
+    _m("vgg_no_dropout", "VGG's classifier without its two Dropout layers", "vgg_answer",
+       ", nn.Dropout(p=dropout),", ",", count=2),
     _m("vgg16_one_conv_short", "VGG-16's last stage with two convolutions instead of three",
        LAYERS, '''512, 512, 512, "M",
               512, 512, 512, "M"],''', '''512, 512, 512, "M",

@@ -26,6 +26,12 @@ def _m(name, about, cell, old, new, count=1):
 
 MUTANTS = [
     sample_class.RELU_BEFORE_ADD,
+    _m("residual_in_place", "Bottleneck adds in place, `identity += out`, which overwrites the "
+       "block's input: eval outputs are right, backward breaks", BOTTLENECK,
+       "return self.relu(out + identity)", "identity += out\n        return self.relu(identity)"),
+    _m("keras_momentum", "BasicBlock's BatchNorms with momentum=0.99, Keras' convention (PyTorch's "
+       "momentum is 1 minus Keras')", BASIC, "nn.BatchNorm2d(planes)", "nn.BatchNorm2d(planes, "
+       "momentum=0.99)", count=2),
     _m("no_relu_after_add", "Bottleneck: no ReLU after the addition", BOTTLENECK,
        "return self.relu(out + identity)", "return out + identity"),
     _m("projection_without_stride", "the projection shortcut forgets its stride", RESNET,

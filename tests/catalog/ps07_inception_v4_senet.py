@@ -43,6 +43,8 @@ MUTANTS = [
     _m("reduction_4", "SEResNet50: SE blocks with reduction 4 instead of 16", SE_NET,
        "SEBottleneck(self.inplanes, planes, stride, downsample)",
        "SEBottleneck(self.inplanes, planes, stride, downsample, 4)"),
+    _m("se_resnet_no_dropout", "SEResNet50 without timm's dropout before last_linear", SE_NET,
+       "return self.last_linear(self.dropout(x))", "return self.last_linear(x)"),
     _m("floor_max_pool", "SEResNet50: the stem's max pooling rounds down (no ceil_mode)", SE_NET,
        "nn.MaxPool2d(3, stride=2, ceil_mode=True)", "nn.MaxPool2d(3, stride=2)"),
     _m("default_eps", "BasicConv2d: BatchNorm's default eps 1e-5, not Inception-v4's 1e-3", CONV,

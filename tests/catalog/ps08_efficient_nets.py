@@ -33,6 +33,9 @@ def _m(name, about, cell, edits):
 
 
 MUTANTS = [
+    _m("no_classifier_dropout", "MobileNetV2: the classifier without its Dropout(0.2)", MOBILE2,
+       ("nn.Sequential(nn.Dropout(0.2), nn.Linear(last_channel, num_classes))",
+        "nn.Sequential(nn.Linear(last_channel, num_classes))")),
     _m("depthwise_groups_1", "SeparableConv2d: the depthwise convolution has groups=1 (a full "
        "k x k convolution)", SEPARABLE,
        ("groups=in_channels, bias=False)", "bias=False)")),
