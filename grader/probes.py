@@ -16,6 +16,7 @@ problem sets that forbid torch never call a probe.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 STUDENT = "__student__"
@@ -452,6 +453,35 @@ def spy_loss():
     return SpyLoss()
 
 
+#: the device the training probes pass: the CPU, under a name of its own, so that moving
+#: a batch to the device shows (``device_moves``) where a plain "cpu" would not
+SPY_DEVICE = "cpu:0"
+
+
+@contextlib.contextmanager
+def device_moves():
+    """Record ``[shape, dtype]`` of every tensor moved ``.to(SPY_DEVICE)`` meanwhile."""
+    import torch
+
+    moves, original, target = [], torch.Tensor.to, torch.device(SPY_DEVICE)
+
+    def to(self, *args, **kwargs):
+        where = kwargs.get("device", args[0] if args else None)
+        if isinstance(where, (str, torch.device)):
+            try:
+                if torch.device(where) == target:
+                    moves.append([list(self.shape), str(self.dtype).removeprefix("torch.")])
+            except RuntimeError:  # not a device name: the call below says what is wrong
+                pass
+        return original(self, *args, **kwargs)
+
+    torch.Tensor.to = to
+    try:
+        yield moves
+    finally:
+        torch.Tensor.to = original
+
+
 def loader(x, y, batch_size: int):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
@@ -493,17 +523,22 @@ def train_epoch(ns: dict, fn: str, net: dict, x, y, batch_size: int, lr: float) 
     seed_all(0)
     model = spy_net(net).eval()  # as after an evaluation: the loop must switch modes itself
     optimizer, loss_fn = spy_sgd(model.parameters(), lr), spy_loss()
-    value = ns[fn](model, loader(x, y, batch_size), optimizer, loss_fn, "cpu")
+    with device_moves() as moved:
+        value = ns[fn](model, loader(x, y, batch_size), optimizer, loss_fn, SPY_DEVICE)
     return {"returned": returned(value), "log": model.log, "applied": optimizer.applied,
-            "losses": loss_fn.log, "params": [p.detach().numpy().copy() for p in model.parameters()]}
+            "losses": loss_fn.log, "moved": moved,
+            "params": [p.detach().numpy().copy() for p in model.parameters()],
+            "buffers": [b.detach().numpy().copy() for b in model.buffers()
+                        if b.is_floating_point()]}
 
 
 def evaluate_call(ns: dict, fn: str, net: dict, x, y, batch_size: int) -> dict:
     """``fn(model, loader, "cpu")`` on a spy network left in train mode."""
     seed_all(0)
     model = spy_net(net).train()  # as after training: evaluation must switch modes itself
-    value = ns[fn](model, loader(x, y, batch_size), "cpu")
-    return {"returned": returned(value), "log": model.log}
+    with device_moves() as moved:
+        value = ns[fn](model, loader(x, y, batch_size), SPY_DEVICE)
+    return {"returned": returned(value), "log": model.log, "moved": moved}
 
 
 def head_net(spec: dict):
@@ -578,6 +613,12 @@ def transfer(ns: dict, net: dict, freeze: str | None = None, replace: str | None
     """
     import torch
 
+    devices = None
+    if replace:  # on another device than the CPU, the new head must follow the old one
+        with torch.device("meta"):
+            elsewhere = head_net(net)
+        ns[replace](elsewhere, num_classes)
+        devices = sorted({p.device.type for p in elsewhere.parameters()})
     model = head_net(net)
     before = {n: t.detach().clone() for n, t in model.state_dict().items()}
     same = {}
@@ -597,6 +638,7 @@ def transfer(ns: dict, net: dict, freeze: str | None = None, replace: str | None
                       if n in before and before[n].shape == t.shape and torch.equal(before[n], t)],
         "out_shape": list(out.shape) if isinstance(out, torch.Tensor) else None,
         "changed_by_step": _step_changes(model, net["seed"]),
+        "devices": devices,
     }
 
 

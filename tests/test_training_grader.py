@@ -66,13 +66,27 @@ def test_accumulated_gradients_are_named():
     def no_zero_grad(model, loader, optimizer, loss_fn, device):
         model.train()
         for x, y in loader:
-            loss_fn(model(x), y).backward()
+            loss_fn(model(x.to(device)), y.to(device)).backward()
             optimizer.step()
         return 0.0
 
     case = LoaderCase("train", 10, 4)
     assert "they accumulate" in P._train_updates(case, _train_report(no_zero_grad, case))
     assert P._train_updates(case, _train_report(R.train_one_epoch, case)) is None
+
+
+def test_a_batch_left_behind_and_a_second_pass_are_named():
+    def stays(model, loader, optimizer, loss_fn, device):
+        return R.train_one_epoch(model, loader, optimizer, loss_fn, "cpu")
+
+    def twice(model, loader, optimizer, loss_fn, device):
+        value = R.train_one_epoch(model, loader, optimizer, loss_fn, device)
+        model(next(iter(loader))[0])  # "just to look at the predictions", in train mode
+        return value
+
+    case = LoaderCase("train", 10, 4)
+    assert "never moved to `device`" in P._train_updates(case, _train_report(stays, case))
+    assert "one forward pass per batch" in P._train_updates(case, _train_report(twice, case))
 
 
 def test_per_batch_mean_loss_is_named():

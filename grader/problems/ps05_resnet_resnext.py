@@ -105,7 +105,7 @@ def build():
             cls="ResNet", examples=[net("resnet18"), net("resnet18", (2, 3, 40, 56))]),
         SameFunctionCheck(
             "resnet_function", "ResNet-34 and ResNet-50 compute torchvision's",
-            cls="ResNet", examples=[net("resnet34"), net("resnet50", num_classes=10)]),
+            cls="ResNet", examples=[net("resnet34"), net("resnet50", (2, 3, 32, 32), num_classes=10)]),
         GradientFlowCheck(
             "resnet_gradients", "Every ResNet-18 parameter gets a gradient",
             cls="ResNet", examples=[net("resnet18", (2, 3, 32, 32))]),

@@ -147,7 +147,7 @@ def build():
         SameFunctionCheck(
             "inception_v4_function", "InceptionV4 computes timm's inception_v4",
             cls="InceptionV4", examples=[timm_net("InceptionV4", "inception_v4", (1, 3, 75, 75)),
-                                         timm_net("InceptionV4", "inception_v4", (1, 3, 91, 77),
+                                         timm_net("InceptionV4", "inception_v4", (2, 3, 91, 77),
                                                   num_classes=7)]),
         # --- numbers from the lecture
         ValueCheck(

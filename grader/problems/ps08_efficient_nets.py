@@ -144,7 +144,7 @@ def build():
             max_examples={"quick": 4, "thorough": 10}),
         SameFunctionCheck(
             "xception_function", "Xception computes timm's legacy_xception",
-            cls="Xception", examples=[xception((1, 3, 36, 33), num_classes=10)]),
+            cls="Xception", examples=[xception((2, 3, 36, 33), num_classes=10)]),
         # --- MobileNet v1
         ParamCountCheck(
             "mobilenet_v1_params", "MobileNetV1 has timm's mobilenetv1_100 parameter count",

@@ -178,13 +178,33 @@ def _first_difference(mine: list, theirs: list) -> str:
     return "none"
 
 
+def _moved(got, case, labels: bool = True) -> str | None:
+    """Each batch's inputs, and its labels where the loss needs them, go to ``device`` (the
+    probes' spy device).  Evaluation may as well bring the predictions back instead."""
+    n = len(case.batches())
+    kinds = [("inputs", lambda shape, dtype: len(shape) == 2 and "float" in dtype)]
+    if labels:
+        kinds.append(("labels", lambda shape, dtype: len(shape) == 1 and dtype == "int64"))
+    for what, kind in kinds:
+        moved = sum(1 for shape, dtype in got["moved"] if kind(shape, dtype))
+        if moved < n:
+            return (f"the {what} of {n - moved} of the {n} batches never moved to `device`: "
+                    f"write `images, labels = images.to(device), labels.to(device)` in the loop. "
+                    "On a GPU the model would get tensors from the wrong device.")
+    return None
+
+
 def _train_updates(case, got) -> str | None:
-    problem = _modes(got["log"], True, "train_one_epoch")
+    problem = _modes(got["log"], True, "train_one_epoch") or _moved(got, case)
     if problem:
         return problem
     want = _reference(case)
     steps, expected = got["applied"], want["applied"]
     sizes = case.batches()
+    if len(got["log"]) != len(want["log"]):
+        return (f"it ran the model {len(got['log'])} times for {len(sizes)} batches: one forward "
+                "pass per batch. Reuse the output for anything else you compute; in train mode "
+                "every pass also updates BatchNorm's running statistics.")
     if not steps:
         return "it never called optimizer.step(), so the model does not learn."
     if len(steps) != len(expected):
@@ -209,6 +229,10 @@ def _train_updates(case, got) -> str | None:
                for a, b in zip(got["params"], want["params"])):
         return ("after the epoch the parameters are not what one SGD step per batch gives; "
                 f"first difference: {_first_difference(got['params'], want['params'])}.")
+    if not all(np.allclose(a, b, rtol=1e-9, atol=1e-12)
+               for a, b in zip(got["buffers"], want["buffers"])):
+        return ("after the epoch BatchNorm's running statistics are not the reference loop's; "
+                f"first difference: {_first_difference(got['buffers'], want['buffers'])}.")
     return None
 
 
@@ -239,7 +263,7 @@ def _train_loss(case, got) -> str | None:
 
 
 def _evaluate_modes(case, got) -> str | None:
-    problem = _modes(got["log"], False, "evaluate")
+    problem = _modes(got["log"], False, "evaluate") or _moved(got, case, labels=False)
     if problem:
         return problem
     graphs = sum(1 for _, grad, _ in got["log"] if grad)
@@ -303,6 +327,10 @@ def _transfer(case, got) -> str | None:
                     f"with only the head resized to {case.num_classes} classes; instead: "
                     f"{'; '.join(parts)}. Replace the last nn.Linear where it sits, with the "
                     "same in_features (and a bias if it had one).")
+        if got["devices"] != want["devices"]:
+            return ("with the model on another device (here the meta device), your new head "
+                    f"ends up on {' and '.join(got['devices'])}: create it where the old head is, "
+                    "`nn.Linear(...).to(old.weight.device)`, or the next forward pass fails.")
         if got["out_shape"] != want["out_shape"]:
             return (f"the model's output has shape {got['out_shape']}, not "
                     f"{want['out_shape']}: forward() must use the new head.")
@@ -391,15 +419,16 @@ def build():
                    examples=[D((64, 512), 0.5, training=False), D((64, 512), 0.0),
                              D((64, 512), 1.0), D((16, 8), 1.5, raises="ValueError"),
                              D((16, 8), -0.1, raises="ValueError")]),
-        ProbeCheck("train_one_epoch_updates", "train_one_epoch: train mode, one step per batch "
-                   "with that batch's gradients", functions=("train_one_epoch",),
+        ProbeCheck("train_one_epoch_updates", "train_one_epoch: train mode, batches on the "
+                   "device, one pass and one step per batch with that batch's gradients", functions=("train_one_epoch",),
                    probe="train_epoch", strategy=S.loader_cases("train"),
                    examples=[L("train", 10, 4)], max_examples=some, judge=_train_updates),
         ProbeCheck("train_one_epoch_loss", "train_one_epoch returns the mean loss per sample",
                    functions=("train_one_epoch",), probe="train_epoch",
                    strategy=S.loader_cases("train"), examples=[L("train", 10, 4)],
                    max_examples=few, judge=_train_loss),
-        ProbeCheck("evaluate_modes", "evaluate: eval mode, no autograd graph",
+        ProbeCheck("evaluate_modes", "evaluate: eval mode, batches on the device, no "
+                   "autograd graph",
                    functions=("evaluate",), probe="evaluate_call",
                    strategy=S.loader_cases("evaluate"), examples=[L("evaluate", 10, 4)],
                    max_examples=few, judge=_evaluate_modes),

@@ -59,6 +59,15 @@ def train_digits(train_loader, epochs, device):
 
 
 MUTANTS = [
+    # --- what only another device, BatchNorm's statistics or counting passes shows ---
+    _m("batch_left_on_cpu", "train_one_epoch never moves the batch to `device`", TRAIN,
+       ("        images, labels = images.to(device), labels.to(device)\n", "")),
+    _m("second_forward_for_accuracy", "train_one_epoch runs the model again to count the "
+       "batch's correct predictions", TRAIN,
+       ("        count += len(labels)\n", "        count += len(labels)\n"
+        "        correct = (model(images).argmax(dim=1) == labels).sum().item()\n")),
+    _m("head_on_cpu", "replace_head creates the new head on the CPU, whatever the model's "
+       "device", REPLACE, ("new.to(old.weight.device)", "new")),
     # --- dropout ---
     _m("dropout_no_rescale", "dropout zeroes entries but does not divide the rest by 1 - p",
        DROPOUT, ("return x * keep / (1 - p)", "return x * keep")),
