@@ -11,10 +11,10 @@ only the reference's computation gives: outputs in eval and train mode,
 gradients and BatchNorm statistics, under weights and inputs drawn from the
 check's seed (the instructor's secret for hidden checks), with the reference
 absent from the sandbox.  The other checks grade properties that any class
-built to have them earns: a parameter table, an output shape, ``relu(x)`` with
-a zeroed BatchNorm, a gradient for every parameter.  A student who forges those
-reports gets no more than a class written to satisfy just them would, and
-nothing from the function checks (``tests/catalog/hostile.py`` proves it).
+built to have them earns: a parameter table, an output shape, an initialisation,
+``relu(x)`` with a zeroed BatchNorm, a gradient for every parameter.  A student
+who forges those reports gets no more than a class written to satisfy just them
+would, and nothing from the function checks (``tests/test_hostile_models.py``).
 """
 from __future__ import annotations
 
@@ -237,6 +237,58 @@ def _entry_problem(name: str, kind: str, ref_sig, row) -> str | None:
                 "computed outside autograd?")
     return (f"after the step, `{name}` differs from the reference's: BatchNorm's running "
             "statistics (its momentum, or what it normalises).")
+
+
+#: tensors with fewer values are compared only as constant or random: their statistics
+#: vary too much from one draw to the next to tell initialisations apart with certainty
+INIT_COMPARED = 4096
+
+
+@dataclasses.dataclass
+class InitCheck(ModuleCheck):
+    """The initial state, layer by layer, as the reference's: constants (BatchNorm's 1 and 0,
+    ``zero_init_residual``) exactly; random weights by their statistics (scale, family, mean),
+    within six standard errors, so a right initialisation fails with probability < 1e-8."""
+
+    def _one(self, target: Target, case, seed: int) -> None:
+        want = R.model_init(case.reference, seed)["entries"]
+        spec = R.model_structure(case.reference)["entries"]
+        got = self._probe(target, "init", case, spec=spec, seed=seed)["entries"]
+        if len(got) != len(spec):
+            raise CheckFailed(f"{case}: the initial state of {len(got)} tensors was reported, "
+                              f"for {len(spec)}.")
+        for (name, shape), theirs, mine in zip(spec, want, got):
+            problem = _init_problem(name, shape, theirs, [float(v) for v in mine])
+            if problem:
+                raise CheckFailed(f"{case}, as built (before any training): {problem}")
+
+
+def _init_problem(name: str, shape: list, theirs: list, mine: list) -> str | None:
+    mean, std, kurtosis, low, high = theirs
+    m_mean, m_std, m_kurtosis, m_low, m_high = mine
+    if low == high:
+        if m_low == m_high == low:
+            return None
+        return (f"`{name}` must start at {low:g} everywhere, as the reference's does; yours "
+                f"ranges over [{m_low:.4g}, {m_high:.4g}].")
+    if m_low == m_high:
+        return (f"`{name}` starts at {m_low:g} everywhere; the reference's starts random "
+                f"(standard deviation {std:.4g}).")
+    n = math.prod(shape)
+    if n < INIT_COMPARED:
+        return None
+    if abs(m_std - std) > 6 * std * math.sqrt(max(kurtosis - 1, 0.1) / (4 * n)):
+        hint = (" For a convolution, nn.init.kaiming_normal_(w, mode='fan_out', "
+                "nonlinearity='relu') gives sqrt(2 / fan_out), fan_out = out_channels * kH * kW."
+                if len(shape) == 4 else "")
+        return (f"`{name}` starts with standard deviation {m_std:.4g}; the reference's "
+                f"initialisation gives {std:.4g}.{hint}")
+    if abs(m_kurtosis - kurtosis) > 6 * math.sqrt(24 / n) + 0.05:
+        return (f"`{name}` starts with values distributed unlike the reference's: kurtosis "
+                f"{m_kurtosis:.3g} against {kurtosis:.3g} (uniform 1.8, normal 3).")
+    if abs(m_mean - mean) > 6 * std / math.sqrt(n):
+        return f"`{name}` starts with mean {m_mean:.4g}; the reference's is {mean:.4g}."
+    return None
 
 
 @dataclasses.dataclass

@@ -165,7 +165,19 @@ def load_generated(model, spec: list, seed: int) -> dict | str:
     state = model.state_dict(keep_vars=True)
     for i, (name, _) in enumerate(spec):
         fill(state[mapping[name]], name, i, seed)
+    for name, buffer in model.named_buffers():
+        if name.endswith("num_batches_tracked"):
+            buffer.zero_()
     return mapping
+
+
+def covers(model, mapping: dict) -> bool:
+    """Whether the generated values set every tensor of ``model``: built on meta and given
+    empty storage, a model whose other buffers (index tables, say) would hold garbage."""
+    import itertools
+
+    named = itertools.chain(model.named_parameters(), model.named_buffers())
+    return all(n in mapping.values() or n.endswith("num_batches_tracked") for n, _ in named)
 
 
 def _signature(tensor, index: int, seed: int) -> list:
@@ -304,7 +316,8 @@ def function(ns: dict, ctor: dict, spec: list, seed: int, x, train: bool) -> dic
 
     # Built on meta and given uninitialised float64 storage, the model skips its own
     # initialisation (seconds for VGG): every state_dict entry is overwritten anyway.
-    # Code that cannot run that way is built on the CPU instead.
+    # Code that cannot run that way, or has tensors of its own (index tables), is built on
+    # the CPU instead.
     for on_meta in (True, False):
         try:
             model = build(ns, ctor, "meta").to(torch.float64).to_empty(device="cpu") \
@@ -313,6 +326,8 @@ def function(ns: dict, ctor: dict, spec: list, seed: int, x, train: bool) -> dic
             mapping = load_generated(model, spec, seed)
             if isinstance(mapping, str):
                 return {"mismatch": mapping}
+            if on_meta and not covers(model, mapping):
+                continue
             with torch.no_grad():
                 y, rows = fingerprints(model, lambda: model(torch.from_numpy(x.copy())))
             break
@@ -325,6 +340,35 @@ def function(ns: dict, ctor: dict, spec: list, seed: int, x, train: bool) -> dic
     if train:
         report["train"] = train_step(model, mapping, spec, x, seed)
     return report
+
+
+def statistics(tensor) -> list:
+    """``[mean, std, kurtosis, min, max]`` of a tensor's values, in float64."""
+    import torch
+
+    t = tensor.detach().to(torch.float64).reshape(-1)
+    mean = t.mean()
+    centred = t - mean
+    var = (centred * centred).mean()
+    kurtosis = (centred ** 4).mean() / var ** 2 if var > 0 else torch.zeros(())
+    return [float(mean), float(var.sqrt()), float(kurtosis), float(t.min()), float(t.max())]
+
+
+def initial_state(model, spec: list) -> dict:
+    """:func:`statistics` of each reference entry's tensor in ``model`` as it was built."""
+    mapping = _match(model, spec)
+    if isinstance(mapping, str):
+        return {"mismatch": mapping}
+    state = model.state_dict()
+    return {"entries": [statistics(state[mapping[name]]) for name, _ in spec]}
+
+
+def init(ns: dict, ctor: dict, spec: list, seed: int) -> dict:
+    """:func:`initial_state` of the student's model, built on the CPU after ``manual_seed``."""
+    import torch
+
+    torch.manual_seed(seed)
+    return initial_state(build(ns, ctor, "cpu"), spec)
 
 
 def zero_last_norm(ns: dict, ctor: dict, x) -> dict:
@@ -670,6 +714,6 @@ def train_outcome(ns: dict, fn: str, epochs: int, seed: int, batch_size: int, tr
 
 
 PROBES = {"structure": structure, "output_shapes": output_shapes, "function": function,
-          "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run,
+          "init": init, "zero_last_norm": zero_last_norm, "gradients": gradients, "run": run,
           "dropout_call": dropout_call, "train_epoch": train_epoch,
           "evaluate_call": evaluate_call, "transfer": transfer, "train_outcome": train_outcome}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -250,3 +251,24 @@ def test_zero_gamma_check_catches_relu_before_the_addition():
         return torch.relu(self.bn2(self.conv2(out))) + x"""
     result = _check(ZeroGammaCheck).run(LocalTarget(_namespace(body)), PROFILES["quick"])
     assert not result.passed and "relu(x)" in result.message
+
+
+def test_init_check_compares_constants_exactly_and_weights_by_their_statistics():
+    from grader.module_checks import _init_problem
+    from grader.probes import statistics
+
+    g = torch.Generator().manual_seed(0)
+    he = torch.randn(64, 64, 3, 3, generator=g) * math.sqrt(2 / (64 * 9))
+    again = torch.randn(64, 64, 3, 3, generator=g) * math.sqrt(2 / (64 * 9))
+    uniform = (torch.rand(64, 64, 3, 3, generator=g) * 2 - 1) * math.sqrt(3 * 2 / (64 * 9))
+    shape = [64, 64, 3, 3]
+    assert _init_problem("w", shape, statistics(he), statistics(again)) is None
+    assert "kurtosis" in _init_problem("w", shape, statistics(he), statistics(uniform))
+    assert "standard deviation" in _init_problem("w", shape, statistics(he),
+                                                 statistics(he * math.sqrt(2)))
+    assert "must start at 0" in _init_problem("bn.weight", [64], statistics(torch.zeros(64)),
+                                              statistics(torch.ones(64)))
+    # too few values to compare their distribution: only constant or random
+    small = torch.randn(10, generator=g)
+    assert _init_problem("b", [10], statistics(small), statistics(small * 3)) is None
+    assert "everywhere" in _init_problem("b", [10], statistics(small), statistics(torch.ones(10)))

@@ -47,16 +47,18 @@ def build():
     from ..checks import ProblemSet, PropertyCheck, ValueCheck
     from ..comparisons import compare_exact
     from ..shortcuts import FROM_SCRATCH
+    from ..strategies.primitives import per_profile
 
+    # Array-valued checks draw their hidden examples with ``thorough=True``: full
+    # precision, and half of them at the size of real layers (see ``per_profile``).
     def _conv(id, title, **features):
         return PropertyCheck(id, title, function="conv2d", reference=R.conv2d,
-                             strategy=S.conv2d_args(**features),
-                             strategies={"thorough": S.conv2d_args(thorough=True, **features)})
+                             **per_profile(S.conv2d_args, **features))
 
     def _pool(kind, id, title, valid=None, **features):
         fn = f"{kind}_pool2d"
         return PropertyCheck(id, title, function=fn, reference=getattr(R, fn),
-                             strategy=S.pool2d_args(kind, **features), valid=valid)
+                             **per_profile(S.pool2d_args, kind, **features), valid=valid)
 
     return ProblemSet("ps01_convolution", "convolution.ipynb", rules=FROM_SCRATCH, checks=[
         PropertyCheck(
@@ -76,8 +78,7 @@ def build():
         PropertyCheck(
             "conv2d_single", "conv2d_single computes a valid 2-D cross-correlation",
             function="conv2d_single", reference=R.conv2d_single,
-            strategy=S.conv2d_single_args(),
-            strategies={"thorough": S.conv2d_single_args(thorough=True)},
+            **per_profile(S.conv2d_single_args),
             examples=[((SEED_IMAGE, SEED_KERNEL), {})]),
         _conv("conv2d_basic", "conv2d without stride, padding, dilation or bias", bias=False),
         _conv("conv2d_bias", "conv2d adds one bias per output channel", bias=True),

@@ -37,19 +37,21 @@ def build():
     from ..checks import NoPixelLoopsCheck, ProblemSet, PropertyCheck, ValueCheck
     from ..comparisons import compare_arrays, compare_exact, compare_factors
     from ..shortcuts import FROM_SCRATCH
+    from ..strategies.primitives import per_profile
 
+    # Array-valued checks draw their hidden examples with ``thorough=True``: full
+    # precision, and half of them at the size of real layers (see ``per_profile``).
     gradients = functools.partial(compare_arrays, names=("dx", "dweight", "dbias"))
 
     def _transpose(id, title, **features):
         return PropertyCheck(id, title, function="conv_transpose2d",
                              reference=R.conv_transpose2d,
-                             strategy=S.conv_transpose2d_args(**features))
+                             **per_profile(S.conv_transpose2d_args, **features))
 
     def _backward(id, title, **features):
         return PropertyCheck(id, title, function="conv2d_backward", reference=R.conv2d_backward,
-                             strategy=S.conv2d_backward_args(**features), compare=gradients,
-                             strategies={"thorough": S.conv2d_backward_args(thorough=True,
-                                                                            **features)})
+                             compare=gradients, **per_profile(S.conv2d_backward_args,
+                                                              **features))
 
     def _no_loops(fn, args_small, args_large, reference):
         return NoPixelLoopsCheck(
@@ -73,12 +75,12 @@ def build():
             strategy=S.conv_transpose_output_size_args(valid=False), raises=ValueError),
         PropertyCheck(
             "conv_matrix_basic", "conv_matrix builds C for a stride-1 convolution",
-            function="conv_matrix", reference=R.conv_matrix, strategy=S.conv_matrix_args(),
+            function="conv_matrix", reference=R.conv_matrix, **per_profile(S.conv_matrix_args),
             examples=[((SEED_KERNEL, (4, 4)), {})]),
         PropertyCheck(
             "conv_matrix_stride_padding", "conv_matrix with stride and padding",
             function="conv_matrix", reference=R.conv_matrix,
-            strategy=S.conv_matrix_args(stride=True, padding=True)),
+            **per_profile(S.conv_matrix_args, stride=True, padding=True)),
         _transpose("conv_transpose2d_basic", "conv_transpose2d with stride 1"),
         _transpose("conv_transpose2d_stride", "conv_transpose2d with stride and output_padding",
                    stride=True),
@@ -90,43 +92,44 @@ def build():
         # --- 3-D, separable, depthwise separable, shuffled
         PropertyCheck(
             "conv3d_basic", "conv3d slides the kernel along depth too",
-            function="conv3d", reference=R.conv3d, strategy=S.conv3d_args()),
+            function="conv3d", reference=R.conv3d, **per_profile(S.conv3d_args)),
         PropertyCheck(
             "conv3d_options", "conv3d with stride, padding and dilation",
-            function="conv3d", reference=R.conv3d, strategy=S.conv3d_args(options=True)),
+            function="conv3d", reference=R.conv3d,
+            **per_profile(S.conv3d_args, options=True)),
         PropertyCheck(
             "separate_kernel_rank1", "separate_kernel factors a rank-1 kernel",
             function="separate_kernel", reference=R.separate_kernel,
-            strategy=S.separable_kernels(), compare=compare_factors,
+            **per_profile(S.separable_kernels), compare=compare_factors,
             examples=[((SOBEL_X,), {})]),
         PropertyCheck(
             "separate_kernel_rejects", "separate_kernel refuses kernels of rank 2 or more",
             function="separate_kernel", reference=R.separate_kernel,
-            strategy=S.inseparable_kernels(), raises=ValueError,
+            **per_profile(S.inseparable_kernels), raises=ValueError,
             examples=[((np.eye(3),), {})]),
         PropertyCheck(
             "separable_conv2d", "separable_conv2d equals the full 2-D convolution",
             function="separable_conv2d", reference=R.separable_conv2d,
-            strategy=S.separable_conv2d_args()),
+            **per_profile(S.separable_conv2d_args)),
         PropertyCheck(
             "depthwise_separable_basic", "depthwise_separable_conv2d: depthwise, then 1x1",
             function="depthwise_separable_conv2d", reference=R.depthwise_separable_conv2d,
-            strategy=S.depthwise_separable_args()),
+            **per_profile(S.depthwise_separable_args)),
         PropertyCheck(
             "depthwise_separable_options",
             "depthwise_separable_conv2d with biases, stride, padding, dilation, multiplier",
             function="depthwise_separable_conv2d", reference=R.depthwise_separable_conv2d,
-            strategy=S.depthwise_separable_args(options=True)),
+            **per_profile(S.depthwise_separable_args, options=True)),
         PropertyCheck(
             "channel_shuffle", "channel_shuffle equals torch.nn.ChannelShuffle",
             function="channel_shuffle", reference=R.channel_shuffle,
-            strategy=S.channel_shuffle_args(),
+            **per_profile(S.channel_shuffle_args),
             examples=[((np.arange(6.0).reshape(1, 6, 1, 1), 2), {}),
                       ((np.arange(6.0).reshape(1, 6, 1, 1), 3), {})]),
         PropertyCheck(
             "local_response_norm", "local_response_norm equals PyTorch's",
             function="local_response_norm", reference=R.local_response_norm,
-            strategy=S.local_response_norm_args()),
+            **per_profile(S.local_response_norm_args)),
         PropertyCheck(
             "receptive_field", "receptive_field gives the receptive field and the jump",
             function="receptive_field", reference=R.receptive_field, strategy=S.layer_lists(),
@@ -140,12 +143,12 @@ def build():
         # --- a fast convolution
         PropertyCheck(
             "im2col", "im2col equals torch.nn.functional.unfold",
-            function="im2col", reference=R.im2col, strategy=S.im2col_args()),
+            function="im2col", reference=R.im2col, **per_profile(S.im2col_args)),
         _no_loops("im2col", (_X_SMALL, 3), (_X_LARGE, 3), R.im2col),
         PropertyCheck(
             "conv2d_fast", "conv2d_fast equals torch.nn.functional.conv2d",
-            function="conv2d_fast", reference=R.conv2d_fast, strategy=S.conv2d_fast_args(),
-            strategies={"thorough": S.conv2d_fast_args(thorough=True)}),
+            function="conv2d_fast", reference=R.conv2d_fast,
+            **per_profile(S.conv2d_fast_args)),
         _no_loops("conv2d_fast", (_X_SMALL, _WEIGHT), (_X_LARGE, _WEIGHT), R.conv2d_fast),
         # --- numbers from the seed's examples
         ValueCheck(

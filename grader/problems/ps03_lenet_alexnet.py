@@ -84,7 +84,9 @@ def build():
             "alexnet_function", "AlexNet computes torchvision's alexnet",
             cls="AlexNet", examples=[net("AlexNet", (1, 3, 64, 64)),
                                      net("AlexNet", (2, 3, 96, 72), num_classes=10,
-                                         dropout=0.3)]),
+                                         dropout=0.3),
+                                     # 7x7 feature maps: each adaptive pooling bin holds 4
+                                     net("AlexNet", (1, 3, 256, 256))]),
         ParamCountCheck(
             "alexnet2012_params", "AlexNet2012 has the paper's 60,965,224 parameters",
             cls="AlexNet2012", examples=[net("AlexNet2012", (1, 3, 227, 227))]),

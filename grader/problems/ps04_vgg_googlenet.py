@@ -13,6 +13,15 @@ PARAMS = {"vgg11": 132_863_336, "vgg16": 138_357_544, "vgg19": 143_667_240,
           "vgg16_bn": 138_365_992, "googlenet": 6_624_904}
 
 
+#: a VGG configuration whose stages are narrow until the last (see ``narrow`` in build)
+NARROW = [8, "M", 16, "M", 32, "M", 64, "M", 512, "M"]
+
+
+def _vgg_from_cfg(cfg, batch_norm=False, **kwargs):
+    from torchvision.models import vgg
+    return vgg.VGG(vgg.make_layers(cfg, batch_norm), init_weights=False, **kwargs)
+
+
 def build():
     """The problem set.  Built on first use: torch and Hypothesis load only then."""
     import functools
@@ -38,6 +47,14 @@ def build():
                           input_shape, S.bound(functools.partial(
                               getattr(torchvision.models, tv_name), weights=None), (), kwargs),
                           f"torchvision.models.{tv_name}")
+
+    def narrow(input_shape, **kwargs):
+        """VGG on a custom ``cfg`` with narrow early stages (the classifier still gets 512
+        maps): at the paper's resolution each adaptive pooling bin then holds several
+        values, as in real use, for a fraction of VGG-11's cost."""
+        return ModuleCase("VGG", (NARROW,), tuple(sorted(kwargs.items())), input_shape,
+                          S.bound(functools.partial(_vgg_from_cfg, NARROW), (), kwargs),
+                          "torchvision.models.vgg.VGG(make_layers(cfg))")
 
     googlenet = functools.partial(torchvision.models.googlenet, weights=None, aux_logits=False,
                                   init_weights=True)
@@ -66,7 +83,8 @@ def build():
         SameFunctionCheck(
             "vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
             cls="VGG", examples=[vgg("vgg11"), vgg("vgg16", (2, 3, 48, 40), batch_norm=True,
-                                                   num_classes=10, dropout=0.3)]),
+                                                   num_classes=10, dropout=0.3),
+                                 narrow((1, 3, 256, 256), num_classes=10)]),
         # --- GoogLeNet
         SameFunctionCheck(
             "basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",

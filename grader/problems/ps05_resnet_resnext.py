@@ -5,7 +5,7 @@ Students write ``BasicBlock``, ``Bottleneck`` (with ``groups`` and
 and ``ResNeXt50_32x4d``, mirroring ``torchvision.models.resnet``.  Every
 check compares with torchvision's own classes built with ``weights=None``:
 exact parameter counts, output shapes, the same function once torchvision's
-(generated) weights are copied in, and the properties of residual blocks.
+(generated) weights are copied in, the initialisation, and the properties of residual blocks.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def build():
     from .. import strategies as S
     from ..cases import ModuleCase
     from ..checks import ProblemSet, ValueCheck
-    from ..module_checks import (GradientFlowCheck, OutputShapeCheck, ParamCountCheck,
-                                 SameFunctionCheck, ZeroGammaCheck)
+    from ..module_checks import (GradientFlowCheck, InitCheck, OutputShapeCheck,
+                                 ParamCountCheck, SameFunctionCheck, ZeroGammaCheck)
     from ..probes import student
     from ..shortcuts import MODELS_BY_HAND
 
@@ -109,6 +109,12 @@ def build():
         GradientFlowCheck(
             "resnet_gradients", "Every ResNet-18 parameter gets a gradient",
             cls="ResNet", examples=[net("resnet18", (2, 3, 32, 32))]),
+        InitCheck(
+            "resnet_init", "ResNet starts as torchvision's: He initialisation (fan_out), "
+            "BatchNorm 1 and 0, and zero_init_residual",
+            cls="ResNet", examples=[net("resnet18", ()),
+                                    net("resnet18", (), zero_init_residual=True),
+                                    net("resnet50", (), zero_init_residual=True)]),
         ParamCountCheck(
             "resnext50_params", "ResNeXt50_32x4d has torchvision's parameter count",
             cls="ResNeXt50_32x4d", examples=[net("resnext50_32x4d")]),

@@ -91,3 +91,11 @@ def _options(draw, kw: dict, values) -> dict:
         if value != default or draw(st.booleans()):
             kw[name] = value
     return kw
+
+
+def per_profile(make, *args, **kwargs) -> dict:
+    """A PropertyCheck's ``strategy`` and ``strategies``: ``make(*args, **kwargs)`` draws
+    the public examples, ``make(*args, thorough=True, **kwargs)`` the hidden ones
+    (full-precision values, half of them at the size of real layers)."""
+    return {"strategy": make(*args, **kwargs),
+            "strategies": {"thorough": make(*args, thorough=True, **kwargs)}}

@@ -125,6 +125,21 @@ HIDDEN_ONLY = [
     _m("conv_rounds_to_quarters", "conv2d rounds its inputs to multiples of 1/4", CONV,
        "x, weight = np.asarray(x), np.asarray(weight)",
        "x, weight = np.round(np.asarray(x) * 4) / 4, np.round(np.asarray(weight) * 4) / 4"),
+    # Pooling, the same way: float32, and right only within the public examples' sizes.
+    _m("max_pool_float32", "max_pool2d keeps its input in float32 (half the memory)",
+       "max_pool2d_answer", "x = np.asarray(x)", "x = np.asarray(x, dtype=np.float32)"),
+    _m("max_pool_rgb_only", "max_pool2d pools the first three (RGB) channels only",
+       "max_pool2d_answer", "out = np.maximum(out, window)",
+       "out[:, :3] = np.maximum(out[:, :3], window[:, :3])"),
+    _m("avg_pool_float32", "avg_pool2d sums each window in float32", "avg_pool2d_answer",
+       "total = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3))",
+       "total = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3), dtype=np.float32).astype(np.float64)"),
+    Submission("avg_pool_first_two_images", "avg_pool2d averages the first two images only",
+               answers=mutate(mutate(ANSWERS, "avg_pool2d_answer",
+                                     "out = np.empty((n, c, oh, ow))",
+                                     "out = np.zeros((n, c, oh, ow))"),
+                              "avg_pool2d_answer", "out[:, :, i, j] = total /",
+                              "out[:2, :, i, j] = total[:2] /")),
 ]
 MUTANTS += HIDDEN_ONLY
 

@@ -127,6 +127,29 @@ HIDDEN_ONLY = [
        "conv2d_fast_answer", "out = weight.reshape(c_out, -1) @ cols",
        "out = (weight.reshape(c_out, -1).astype(np.float32) @ cols.astype(np.float32))"
        ".astype(np.float64)"),
+    # The zoo, the same way: float32, and right only within the public examples' sizes.
+    _m("transpose_float32", "conv_transpose2d stamps the kernel in float32, sums in float64",
+       TRANSPOSE, 'stamp = np.einsum("nchw,co->nohw", xg, wg[:, :, u, v])',
+       'stamp = np.einsum("nchw,co->nohw", xg.astype(np.float32), '
+       'wg[:, :, u, v].astype(np.float32))'),
+    Submission("transpose_kernel_4x4", "conv_transpose2d leaves out taps past the fourth row "
+               "and column", answers=mutate(mutate(ANSWERS, TRANSPOSE, "for u in range(kh):",
+                                                   "for u in range(min(kh, 4)):"),
+                                            TRANSPOSE, "for v in range(kw):",
+                                            "for v in range(min(kw, 4)):")),
+    _m("conv3d_float32", "conv3d multiplies in float32, sums in float64", "conv3d_answer",
+       'out += np.einsum("ncdhw,oc->nodhw", patch, weight[:, :, a, b, c])',
+       'out += np.einsum("ncdhw,oc->nodhw", patch.astype(np.float32), '
+       'weight[:, :, a, b, c].astype(np.float32))'),
+    _m("conv3d_first_two_images", "conv3d convolves the first two images of the batch only",
+       "conv3d_answer", 'out += np.einsum("ncdhw,oc->nodhw", patch, weight[:, :, a, b, c])',
+       'out[:2] += np.einsum("ncdhw,oc->nodhw", patch[:2], weight[:, :, a, b, c])'),
+    _m("depthwise_float32", "the depthwise step's output is kept in float32 (half the memory)",
+       "depthwise_separable_answer", "mid = np.zeros((n, c_in * m, oh, ow))",
+       "mid = np.zeros((n, c_in * m, oh, ow), dtype=np.float32)"),
+    _m("separable_float32", "separable_conv2d keeps the vertical pass in float32",
+       "separable_conv2d_answer", "vertical = np.zeros((oh, image.shape[1]))",
+       "vertical = np.zeros((oh, image.shape[1]), dtype=np.float32)"),
 ]
 MUTANTS += HIDDEN_ONLY
 

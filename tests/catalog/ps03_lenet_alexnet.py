@@ -37,6 +37,8 @@ MUTANTS = [
        "return self.classifier(nn.functional.dropout(torch.flatten(x, 1), 0.5, training=True))"),
     _m("dropout_argument_ignored", "AlexNet's dropout is always 0.5, whatever `dropout` says",
        ALEX, "nn.Dropout(p=dropout)", "nn.Dropout(p=0.5)", count=2),
+    _m("adaptive_max_pool", "AlexNet pools to 6x6 by the maximum, not the mean", ALEX,
+       "nn.AdaptiveAvgPool2d((6, 6))", "nn.AdaptiveMaxPool2d((6, 6))"),
     _m("alexnet_no_avgpool", "AlexNet without the adaptive average pooling", ALEX,
        "x = self.avgpool(self.features(x))", "x = self.features(x)"),
     sample_class.LRN_ALPHA,

@@ -25,6 +25,8 @@ def _m(name, about, cell, old, new, count=1):
 
 
 MUTANTS = [
+    _m("vgg_adaptive_max_pool", "VGG pools to 7x7 by the maximum, not the mean", "vgg_answer",
+       "nn.AdaptiveAvgPool2d((7, 7))", "nn.AdaptiveMaxPool2d((7, 7))"),
     _m("vgg_no_dropout", "VGG's classifier without its two Dropout layers", "vgg_answer",
        ", nn.Dropout(p=dropout),", ",", count=2),
     _m("vgg16_one_conv_short", "VGG-16's last stage with two convolutions instead of three",

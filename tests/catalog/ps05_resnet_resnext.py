@@ -34,6 +34,10 @@ MUTANTS = [
        "momentum=0.99)", count=2),
     _m("no_relu_after_add", "Bottleneck: no ReLU after the addition", BOTTLENECK,
        "return self.relu(out + identity)", "return out + identity"),
+    _m("init_fan_in", "ResNet's He initialisation with mode='fan_in' (PyTorch's default "
+       "mode), not torchvision's 'fan_out'", RESNET, 'mode="fan_out"', 'mode="fan_in"'),
+    _m("zero_init_ignored", "ResNet accepts zero_init_residual but never zeroes a BatchNorm",
+       RESNET, "if zero_init_residual:", "if False:  # zero_init_residual"),
     _m("projection_without_stride", "the projection shortcut forgets its stride", RESNET,
        "conv1x1(self.inplanes, planes * block.expansion, stride)",
        "conv1x1(self.inplanes, planes * block.expansion)"),
@@ -106,8 +110,11 @@ class Bottleneck(nn.Module):
 '''
 
 ALTERNATIVES = [
-    Submission("alt_sequential_blocks", "BasicBlock as a Sequential branch plus a shortcut",
-               answers={**ANSWERS, BASIC: _SEQUENTIAL_BLOCKS}),
+    Submission("alt_sequential_blocks", "BasicBlock as a Sequential branch plus a shortcut "
+               "(ResNet zero-inits the branch's last BatchNorm, which has no name `bn2` here)",
+               answers={**mutate(ANSWERS, RESNET, "nn.init.constant_(m.bn2.weight, 0)",
+                                 "nn.init.constant_(m.residual[-1].weight, 0)"),
+                        BASIC: _SEQUENTIAL_BLOCKS}),
     Submission("alt_functional_bottleneck", "Bottleneck with functional ReLUs",
                answers={**ANSWERS, BOTTLENECK: _FUNCTIONAL_BOTTLENECK}),
 ]

@@ -251,7 +251,8 @@ def replace_head(model, num_classes):
     for part in path:
         parent = parent[int(part)] if part.isdigit() else getattr(parent, part)
     old = parent[int(leaf)] if leaf.isdigit() else getattr(parent, leaf)
-    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None,
+                    device=old.weight.device)
     if leaf.isdigit():
         parent[int(leaf)] = new
     else:
