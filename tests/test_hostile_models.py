@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from grader import isolation, layout as layouts
-from grader.module_checks import ModuleCheck, SameFunctionCheck
+from grader.module_checks import InitCheck, ModuleCheck, SameFunctionCheck
 from grader.runner import NotebookGrader, problem_set
 from tests.catalog import hostile_models
 from tests.conftest import TEST_SECRET, release, solution
@@ -38,8 +38,9 @@ def cells_of(kind, but=()) -> list:
 
 
 FUNCTION_CELLS = cells_of(SameFunctionCheck)
-#: parameter counts, output shapes, zeroed BatchNorms, gradient flow
-PROPERTY_CELLS = cells_of(ModuleCheck, but=SameFunctionCheck)
+#: parameter counts, output shapes, zeroed BatchNorms, gradient flow: what the forger answers
+#: (not the initialisation, which neither student has: both fail it)
+PROPERTY_CELLS = cells_of(ModuleCheck, but=(SameFunctionCheck, InitCheck))
 
 
 @pytest.fixture(scope="module")
