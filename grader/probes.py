@@ -653,7 +653,8 @@ def transfer(ns: dict, net: dict, freeze: str | None = None, replace: str | None
 
     Reports which parameters require gradients, which one training step changes,
     the state before and after (shapes, and whether each value is unchanged), the
-    output shape in eval mode, and whether each function returned the model it got.
+    output shape in eval mode, whether each function returned the model it got, and
+    with ``replace`` the device types of a model on meta after ``replace`` (``devices``).
     """
     import torch
 
