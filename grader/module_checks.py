@@ -166,8 +166,8 @@ class SameFunctionCheck(ModuleCheck):
     def _run(self, target: Target, profile: Profile) -> int:
         if self.strategy is None and profile.hidden:
             largest = sorted(self.examples, key=lambda case: -math.prod(case.input_shape))
-            return super(SameFunctionCheck, dataclasses.replace(
-                self, examples=largest[:self.hidden_examples]))._run(target, profile)
+            return ModuleCheck._run(dataclasses.replace(
+                self, examples=largest[:self.hidden_examples]), target, profile)
         return super()._run(target, profile)
 
     def _one(self, target: Target, case, seed: int) -> None:

@@ -17,6 +17,8 @@ problem sets that forbid torch never call a probe.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import math
 
 STUDENT = "__student__"
@@ -174,10 +176,27 @@ def load_generated(model, spec: list, seed: int) -> dict | str:
 def covers(model, mapping: dict) -> bool:
     """Whether the generated values set every tensor of ``model``: built on meta and given
     empty storage, a model whose other buffers (index tables, say) would hold garbage."""
-    import itertools
-
     named = itertools.chain(model.named_parameters(), model.named_buffers())
     return all(n in mapping.values() or n.endswith("num_batches_tracked") for n, _ in named)
+
+
+def generated_model(make, spec: list, seed: int, on_meta: bool = True):
+    """``make(device)``'s model in float64 on the CPU with the values for ``spec``, and the
+    model's names for the entries (or why it cannot take them, a string).
+
+    Built on meta and given empty storage, the model skips its own initialisation
+    (seconds for VGG), where the values then set every tensor (:func:`covers`);
+    otherwise, or without ``on_meta``, it is built on the CPU.
+    """
+    import torch
+
+    if on_meta:
+        model = make("meta").to(torch.float64).to_empty(device="cpu")
+        mapping = load_generated(model, spec, seed)
+        if isinstance(mapping, str) or covers(model, mapping):
+            return model, mapping
+    model = make("cpu").to(torch.float64)
+    return model, load_generated(model, spec, seed)
 
 
 def _signature(tensor, index: int, seed: int) -> list:
@@ -314,20 +333,14 @@ def function(ns: dict, ctor: dict, spec: list, seed: int, x, train: bool) -> dic
     per-layer fingerprints, and with ``train`` a :func:`train_step` as well."""
     import torch
 
-    # Built on meta and given uninitialised float64 storage, the model skips its own
-    # initialisation (seconds for VGG): every state_dict entry is overwritten anyway.
-    # Code that cannot run that way, or has tensors of its own (index tables), is built on
-    # the CPU instead.
+    # Code that cannot run on meta is built on the CPU instead.
     for on_meta in (True, False):
         try:
-            model = build(ns, ctor, "meta").to(torch.float64).to_empty(device="cpu") \
-                if on_meta else build(ns, ctor, "cpu").to(torch.float64)
-            model.eval()
-            mapping = load_generated(model, spec, seed)
+            model, mapping = generated_model(functools.partial(build, ns, ctor), spec, seed,
+                                             on_meta)
             if isinstance(mapping, str):
                 return {"mismatch": mapping}
-            if on_meta and not covers(model, mapping):
-                continue
+            model.eval()
             with torch.no_grad():
                 y, rows = fingerprints(model, lambda: model(torch.from_numpy(x.copy())))
             break

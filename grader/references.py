@@ -345,17 +345,6 @@ def model_input(input_shape, seed: int = 0) -> np.ndarray:
     return torch.randn(tuple(input_shape), generator=g, dtype=torch.float64).numpy()
 
 
-def _generated(build: Callable[[], nn.Module], seed: int) -> tuple[nn.Module, dict]:
-    """The reference in float64 on the CPU with the generated weights, and its entries."""
-    from . import probes
-    model = on_meta(build).to(DTYPE).to_empty(device="cpu")
-    spec = probes.entries(model)
-    if not probes.covers(model, probes.load_generated(model, spec, seed)):
-        model = build().to(DTYPE)  # buffers of its own: build it for real
-        probes.load_generated(model, spec, seed)
-    return model, spec
-
-
 @functools.lru_cache(maxsize=1024)
 def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int) -> dict:
     """What ``grader.probes.function`` reports, for the reference with the generated weights.
@@ -366,7 +355,9 @@ def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int
     cannot train on this input (BatchNorm on one value per channel).
     """
     from . import probes
-    model, spec = _generated(build, seed)
+    spec = model_structure(build)["entries"]
+    model, _ = probes.generated_model(
+        lambda device: on_meta(build) if device == "meta" else build(), spec, seed)
     x = model_input(input_shape, seed)
     model = model.to(reference_device()).eval()
     with torch.no_grad():

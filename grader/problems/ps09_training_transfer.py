@@ -420,7 +420,8 @@ def build():
                              D((64, 512), 1.0), D((16, 8), 1.5, raises="ValueError"),
                              D((16, 8), -0.1, raises="ValueError")]),
         ProbeCheck("train_one_epoch_updates", "train_one_epoch: train mode, batches on the "
-                   "device, one pass and one step per batch with that batch's gradients", functions=("train_one_epoch",),
+                   "device, one pass and one step per batch with that batch's gradients",
+                   functions=("train_one_epoch",),
                    probe="train_epoch", strategy=S.loader_cases("train"),
                    examples=[L("train", 10, 4)], max_examples=some, judge=_train_updates),
         ProbeCheck("train_one_epoch_loss", "train_one_epoch returns the mean loss per sample",
@@ -428,8 +429,7 @@ def build():
                    strategy=S.loader_cases("train"), examples=[L("train", 10, 4)],
                    max_examples=few, judge=_train_loss),
         ProbeCheck("evaluate_modes", "evaluate: eval mode, batches on the device, no "
-                   "autograd graph",
-                   functions=("evaluate",), probe="evaluate_call",
+                   "autograd graph", functions=("evaluate",), probe="evaluate_call",
                    strategy=S.loader_cases("evaluate"), examples=[L("evaluate", 10, 4)],
                    max_examples=few, judge=_evaluate_modes),
         ProbeCheck("evaluate_accuracy", "evaluate returns the exact accuracy over all samples",
