@@ -249,6 +249,8 @@ class InitCheck(ModuleCheck):
     """The initial state, layer by layer, as the reference's: constants (BatchNorm's 1 and 0,
     ``zero_init_residual``) exactly; random weights by their statistics (scale, family, mean),
     within six standard errors, so a right initialisation fails with probability < 1e-8."""
+    #: how the reference initialises its weights, said when a scale differs
+    hint: str = ""
 
     def _one(self, target: Target, case, seed: int) -> None:
         want = R.model_init(case.reference, seed)["entries"]
@@ -258,12 +260,13 @@ class InitCheck(ModuleCheck):
             raise CheckFailed(f"{case}: the initial state of {len(got)} tensors was reported, "
                               f"for {len(spec)}.")
         for (name, shape), theirs, mine in zip(spec, want, got):
-            problem = _init_problem(name, shape, theirs, [float(v) for v in mine])
+            problem = _init_problem(name, shape, theirs, [float(v) for v in mine], self.hint)
             if problem:
                 raise CheckFailed(f"{case}, as built (before any training): {problem}")
 
 
-def _init_problem(name: str, shape: list, theirs: list, mine: list) -> str | None:
+def _init_problem(name: str, shape: list, theirs: list, mine: list,
+                  hint: str = "") -> str | None:
     mean, std, kurtosis, low, high = theirs
     m_mean, m_std, m_kurtosis, m_low, m_high = mine
     if low == high:
@@ -278,11 +281,8 @@ def _init_problem(name: str, shape: list, theirs: list, mine: list) -> str | Non
     if n < INIT_COMPARED:
         return None
     if abs(m_std - std) > 6 * std * math.sqrt(max(kurtosis - 1, 0.1) / (4 * n)):
-        hint = (" For a convolution, nn.init.kaiming_normal_(w, mode='fan_out', "
-                "nonlinearity='relu') gives sqrt(2 / fan_out), fan_out = out_channels * kH * kW."
-                if len(shape) == 4 else "")
         return (f"`{name}` starts with standard deviation {m_std:.4g}; the reference's "
-                f"initialisation gives {std:.4g}.{hint}")
+                f"initialisation gives {std:.4g}." + (f" {hint}" if hint else ""))
     if abs(m_kurtosis - kurtosis) > 6 * math.sqrt(24 / n) + 0.05:
         return (f"`{name}` starts with values distributed unlike the reference's: kurtosis "
                 f"{m_kurtosis:.3g} against {kurtosis:.3g} (uniform 1.8, normal 3).")

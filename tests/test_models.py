@@ -266,6 +266,8 @@ def test_init_check_compares_constants_exactly_and_weights_by_their_statistics()
     assert "kurtosis" in _init_problem("w", shape, statistics(he), statistics(uniform))
     assert "standard deviation" in _init_problem("w", shape, statistics(he),
                                                  statistics(he * math.sqrt(2)))
+    assert _init_problem("w", shape, statistics(he), statistics(he * 2), "Use fan_out.").endswith(
+        " Use fan_out.")
     assert "must start at 0" in _init_problem("bn.weight", [64], statistics(torch.zeros(64)),
                                               statistics(torch.ones(64)))
     # too few values to compare their distribution: only constant or random

@@ -114,7 +114,10 @@ def build():
             "BatchNorm 1 and 0, and zero_init_residual",
             cls="ResNet", examples=[net("resnet18", ()),
                                     net("resnet18", (), zero_init_residual=True),
-                                    net("resnet50", (), zero_init_residual=True)]),
+                                    net("resnet50", (), zero_init_residual=True)],
+            hint="torchvision initialises every convolution with nn.init.kaiming_normal_(w, "
+                 "mode='fan_out', nonlinearity='relu'): standard deviation sqrt(2 / fan_out), "
+                 "fan_out = out_channels * kH * kW."),
         ParamCountCheck(
             "resnext50_params", "ResNeXt50_32x4d has torchvision's parameter count",
             cls="ResNeXt50_32x4d", examples=[net("resnext50_32x4d")]),
