@@ -28,6 +28,7 @@ from hypothesis import reject
 from . import references as R
 from .checks import CaseCheck, Profile, _Abort, preflight, student_error, timed_out
 from .comparisons import CheckFailed, compare_array
+from .probes import sampled
 from .sandbox import SandboxCrashed, SandboxTimeout
 from .target import Target
 
@@ -155,17 +156,18 @@ class OutputShapeCheck(ModuleCheck):
 class SameFunctionCheck(ModuleCheck):
     """The reference's function, with its (generated) weights copied in, matched by
     ``state_dict`` name or by order: the output in eval mode and float64 (a failure
-    names the first layer off), then one training step's forward and backward pass
-    (output, every gradient, BatchNorm's running statistics)."""
+    names the first layer off), then, on batches of two or more, one training step's
+    forward and backward pass (output, every gradient, BatchNorm's running statistics)."""
     seeded = True
     #: how many fixed examples (whole networks) the hidden run repeats under the secret
-    #: seed, the largest first (a batch of 2 lets BatchNorm train): the public run
-    #: compares them all, and one secret run defeats recorded answers
+    #: seed, the largest of those that train first: the public run compares them all,
+    #: and one secret run defeats recorded answers
     hidden_examples: int = 1
 
     def _run(self, target: Target, profile: Profile) -> int:
         if self.strategy is None and profile.hidden:
-            largest = sorted(self.examples, key=lambda case: -math.prod(case.input_shape))
+            largest = sorted(self.examples, key=lambda case: (
+                case.input_shape[0] < R.TRAIN_BATCH, -math.prod(case.input_shape)))
             return ModuleCheck._run(dataclasses.replace(
                 self, examples=largest[:self.hidden_examples]), target, profile)
         return super()._run(target, profile)
@@ -277,7 +279,7 @@ def _init_problem(name: str, shape: list, theirs: list, mine: list,
     if m_low == m_high:
         return (f"`{name}` starts at {m_low:g} everywhere; the reference's starts random "
                 f"(standard deviation {std:.4g}).")
-    n = math.prod(shape)
+    n = sampled(math.prod(shape))
     if n < INIT_COMPARED:
         return None
     if abs(m_std - std) > 6 * std * math.sqrt(max(kurtosis - 1, 0.1) / (4 * n)):

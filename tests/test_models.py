@@ -162,7 +162,7 @@ class Grow(nn.Module):
 
 def _check(kind):
     tv = torchvision.models.resnet
-    case = ModuleCase("BasicBlock", (4, 4), (), (1, 4, 5, 5), bound(tv.BasicBlock, (4, 4)),
+    case = ModuleCase("BasicBlock", (4, 4), (), (2, 4, 5, 5), bound(tv.BasicBlock, (4, 4)),
                       "torchvision.models.resnet.BasicBlock")
     return kind(f"block_{kind.__name__}", "a block", cls="BasicBlock", examples=[case])
 

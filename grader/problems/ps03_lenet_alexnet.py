@@ -63,7 +63,7 @@ def build():
         OutputShapeCheck(
             "lenet5_shapes", "LeNet5 maps (N, 1, 32, 32) to (N, num_classes)",
             cls="LeNet5", strategy=shapes_of("LeNet5", (32, 32), 1),
-            max_examples={"quick": 5, "thorough": 12}),
+            examples=[net("LeNet5", (2, 1, 32, 32))], max_examples={"quick": 5, "thorough": 12}),
         SameFunctionCheck(
             "lenet5_function", "LeNet5 computes the reference LeNet-5",
             cls="LeNet5", examples=[net("LeNet5", (3, 1, 32, 32)),
@@ -79,7 +79,7 @@ def build():
         OutputShapeCheck(
             "alexnet_shapes", "AlexNet gives (N, num_classes) wherever torchvision does",
             cls="AlexNet", strategy=shapes_of("AlexNet", (60, 256), 3),
-            max_examples={"quick": 8, "thorough": 20}),
+            examples=[net("AlexNet", (2, 3, 224, 224))], max_examples={"quick": 8, "thorough": 20}),
         SameFunctionCheck(
             "alexnet_function", "AlexNet computes torchvision's alexnet",
             cls="AlexNet", examples=[net("AlexNet", (1, 3, 64, 64)),
@@ -92,7 +92,7 @@ def build():
             cls="AlexNet2012", examples=[net("AlexNet2012", (1, 3, 227, 227))]),
         SameFunctionCheck(
             "alexnet2012_function", "AlexNet2012 computes the paper's network (LRN, two groups)",
-            cls="AlexNet2012", examples=[net("AlexNet2012", (1, 3, 227, 227), num_classes=10)]),
+            cls="AlexNet2012", examples=[net("AlexNet2012", (2, 3, 227, 227), num_classes=10)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_lenet_alexnet", "Quiz: C3's weights, LeNet-5's size and AlexNet's first layer",

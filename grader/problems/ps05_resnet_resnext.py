@@ -99,6 +99,7 @@ def build():
         OutputShapeCheck(
             "resnet_shapes", "ResNet gives (N, num_classes) wherever torchvision does",
             cls="ResNet", strategy=S.st.one_of(*(shapes_of(n) for n in ("resnet18", "resnet50"))),
+            examples=[net(n, (2, 3, 224, 224)) for n in ("resnet18", "resnet50")],
             max_examples={"quick": 8, "thorough": 20}),
         SameFunctionCheck(
             "resnet18_function", "ResNet-18 computes torchvision's resnet18",
@@ -125,7 +126,7 @@ def build():
             "resnext50_function", "ResNeXt50_32x4d computes torchvision's",
             cls="ResNeXt50_32x4d",
             examples=[net("resnext50_32x4d"),
-                      net("resnext50_32x4d", (1, 3, 64, 48), num_classes=7)]),
+                      net("resnext50_32x4d", (2, 3, 64, 48), num_classes=7)]),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_resnet", "Quiz: residual units, bottleneck weights and map sizes",
