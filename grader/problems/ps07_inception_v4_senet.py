@@ -5,8 +5,10 @@ bottleneck ``SEBottleneck`` and ``SEResNet50``, then Inception-v4's blocks
 (``InceptionA``, ``ReductionA``, ``InceptionB``, ``ReductionB``,
 ``InceptionC``) and ``InceptionV4``.  Every check compares with timm's classes
 built without pretrained weights: exact parameter counts, output shapes, the
-same function once timm's (generated) weights are copied in, and the defining
-property of an SE block: it only rescales each channel by a factor in (0, 1).
+same function once timm's (generated) weights are copied in, SE-ResNet-50's
+initialisation (timm's He initialisation; Inception-v4 keeps PyTorch's defaults,
+as timm's does, so it has no such check), and the defining property of an SE
+block: it only rescales each channel by a factor in (0, 1).
 """
 from __future__ import annotations
 
@@ -77,8 +79,8 @@ def build():
     from .. import strategies as S
     from ..cases import ModuleCase
     from ..checks import ProblemSet, ValueCheck
-    from ..module_checks import (OutputPropertyCheck, OutputShapeCheck, ParamCountCheck,
-                                 SameFunctionCheck, ZeroGammaCheck)
+    from ..module_checks import (InitCheck, OutputPropertyCheck, OutputShapeCheck,
+                                 ParamCountCheck, SameFunctionCheck, ZeroGammaCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     def timm_net(cls, name, input_shape=(1, 3, 32, 32), **kwargs):
@@ -124,12 +126,21 @@ def build():
             "se_resnet50_shapes", "SEResNet50 gives (N, num_classes) wherever timm does",
             cls="SEResNet50", strategy=shapes_of("SEResNet50", "legacy_seresnet50",
                                                  (8, 200)),
+            examples=[timm_net("SEResNet50", "legacy_seresnet50", (2, 3, 224, 224))],
             max_examples={"quick": 3, "thorough": 6}),
         SameFunctionCheck(
             "se_resnet50_function", "SEResNet50 computes timm's legacy_seresnet50",
             cls="SEResNet50", examples=[timm_net("SEResNet50", "legacy_seresnet50"),
                                         timm_net("SEResNet50", "legacy_seresnet50", (2, 3, 40, 54),
                                                  num_classes=10, drop_rate=0.5)]),
+        InitCheck(
+            "se_resnet50_init", "SEResNet50 starts as timm's: He initialisation (fan_out) of "
+            "every convolution, the SE blocks' included, BatchNorm 1 and 0",
+            cls="SEResNet50",
+            examples=[timm_net("SEResNet50", "legacy_seresnet50", (), num_classes=10)],
+            hint="timm initialises every nn.Conv2d, the SE blocks' fc1 and fc2 included, with "
+                 "nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu'): standard "
+                 "deviation sqrt(2 / fan_out), fan_out = out_channels * kH * kW."),
         # --- Inception-v4
         block_check("inception_a_function", "InceptionA"),
         block_check("reduction_a_function", "ReductionA"),
@@ -143,6 +154,7 @@ def build():
             "inception_v4_shapes", "InceptionV4 gives (N, num_classes) wherever timm does",
             cls="InceptionV4", strategy=shapes_of("InceptionV4", "inception_v4",
                                                   (72, 320)),
+            examples=[timm_net("InceptionV4", "inception_v4", (2, 3, 299, 299))],
             max_examples={"quick": 2, "thorough": 4}),
         SameFunctionCheck(
             "inception_v4_function", "InceptionV4 computes timm's inception_v4",

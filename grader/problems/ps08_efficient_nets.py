@@ -6,7 +6,9 @@ Students write ``SeparableConv2d``, ``XceptionBlock`` and ``Xception`` (timm's
 ``ShuffleV2Block`` and ``ShuffleNetV2`` (torchvision's ``shufflenet_v2_x1_0``).
 Every check compares with the reference classes built without pretrained
 weights: exact parameter counts, output shapes, the same function once the
-reference's (generated) weights are copied in, and the properties that define
+reference's (generated) weights are copied in, the initialisation of the
+networks whose reference defines its own (Xception, both MobileNets; ShuffleNet
+v2 keeps PyTorch's defaults, as torchvision's does), and the properties that define
 the blocks: an inverted residual's bottleneck is linear (no ReLU after the
 projection), and a ShuffleNet v2 unit of stride 1 passes half its channels on
 untouched, interleaved by the channel shuffle.
@@ -79,8 +81,8 @@ def build():
     from .. import strategies as S
     from ..cases import ModuleCase
     from ..checks import ProblemSet, ValueCheck
-    from ..module_checks import (GradientFlowCheck, OutputPropertyCheck, OutputShapeCheck,
-                                 ParamCountCheck, SameFunctionCheck)
+    from ..module_checks import (GradientFlowCheck, InitCheck, OutputPropertyCheck,
+                                 OutputShapeCheck, ParamCountCheck, SameFunctionCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     # Not ``from timm.models import xception``: that name is a deprecated model function.
@@ -141,10 +143,17 @@ def build():
             "xception_shapes", "Xception gives (N, num_classes) wherever timm's does",
             cls="Xception", strategy=shapes_of("Xception", (), timm_model("legacy_xception"),
                                                "timm legacy_xception", (7, 320)),
-            max_examples={"quick": 4, "thorough": 10}),
+            examples=[xception((2, 3, 299, 299))], max_examples={"quick": 4, "thorough": 10}),
         SameFunctionCheck(
             "xception_function", "Xception computes timm's legacy_xception",
             cls="Xception", examples=[xception((2, 3, 36, 33), num_classes=10)]),
+        InitCheck(
+            "xception_init", "Xception starts as timm's: He initialisation (fan_out) of every "
+            "convolution, BatchNorm 1 and 0",
+            cls="Xception", examples=[xception(num_classes=10)],
+            hint="timm initialises every nn.Conv2d, depthwise ones included, with "
+                 "nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu'): standard "
+                 "deviation sqrt(2 / fan_out), fan_out = out_channels * kH * kW."),
         # --- MobileNet v1
         ParamCountCheck(
             "mobilenet_v1_params", "MobileNetV1 has timm's mobilenetv1_100 parameter count",
@@ -152,7 +161,16 @@ def build():
         SameFunctionCheck(
             "mobilenet_v1_function", "MobileNetV1 computes timm's mobilenetv1_100",
             cls="MobileNetV1", examples=[mobilenet_v1((1, 3, 32, 32)),
-                                         mobilenet_v1((2, 3, 24, 40), num_classes=7)]),
+                                         # the paper's smallest resolution, 128 px
+                                         mobilenet_v1((2, 3, 128, 128), num_classes=7)]),
+        InitCheck(
+            "mobilenet_v1_init", "MobileNetV1 starts as timm's: normal with the fan-out of one "
+            "group, BatchNorm 1 and 0, a uniform classifier with zero bias",
+            cls="MobileNetV1", examples=[mobilenet_v1(num_classes=10)],
+            hint="timm (_init_weight_goog) draws each convolution's weights from "
+                 "normal(0, sqrt(2 / fan_out)) with fan_out = kH * kW * out_channels // groups "
+                 "(9 for a depthwise 3x3), and the classifier's from "
+                 "uniform(-1 / sqrt(out_features), 1 / sqrt(out_features))."),
         # --- MobileNet v2
         SameFunctionCheck(
             "inverted_residual_function", "InvertedResidual computes torchvision's",
@@ -174,7 +192,16 @@ def build():
             "mobilenet_v2_function", "MobileNetV2 computes torchvision's",
             cls="MobileNetV2",
             examples=[mobilenet_v2((1, 3, 32, 32)),
-                      mobilenet_v2((1, 3, 40, 28), width_mult=0.5, num_classes=10)]),
+                      mobilenet_v2((2, 3, 224, 224), width_mult=0.5, num_classes=10)]),
+        InitCheck(
+            "mobilenet_v2_init", "MobileNetV2 starts as torchvision's: He initialisation "
+            "(fan_out), BatchNorm 1 and 0, the classifier normal(0, 0.01) with zero bias",
+            cls="MobileNetV2", examples=[mobilenet_v2(num_classes=10),
+                                         mobilenet_v2(width_mult=1.4, num_classes=10)],
+            hint="torchvision initialises every convolution with nn.init.kaiming_normal_(w, "
+                 "mode='fan_out') (standard deviation sqrt(2 / fan_out), fan_out = "
+                 "out_channels * kH * kW) and the classifier's nn.Linear with "
+                 "nn.init.normal_(w, 0, 0.01)."),
         # --- ShuffleNet v2
         SameFunctionCheck(
             "shuffle_block_function",
@@ -195,7 +222,7 @@ def build():
             "shufflenet_function", "ShuffleNetV2 computes torchvision's x1.0 and x0.5",
             cls="ShuffleNetV2",
             examples=[shufflenet(input_shape=(1, 3, 32, 32)),
-                      shufflenet("shufflenet_v2_x0_5", (2, 3, 40, 48), num_classes=10)]),
+                      shufflenet("shufflenet_v2_x0_5", (2, 3, 224, 224), num_classes=10)]),
         GradientFlowCheck(
             "shufflenet_gradients", "Every ShuffleNetV2 parameter gets a gradient",
             cls="ShuffleNetV2", examples=[shufflenet("shufflenet_v2_x0_5", (2, 3, 64, 64),

@@ -45,6 +45,18 @@ MUTANTS = [
        "SEBottleneck(self.inplanes, planes, stride, downsample, 4)"),
     _m("se_resnet_no_dropout", "SEResNet50 without timm's dropout before last_linear", SE_NET,
        "return self.last_linear(self.dropout(x))", "return self.last_linear(x)"),
+    _m("se_resnet_default_init", "SEResNet50 keeps PyTorch's default initialisation (no He "
+       "initialisation of its convolutions)", SE_NET,
+       "# timm's senet.py, _weight_init: He initialisation (fan_out) of every convolution,\n"
+       "        # the SE blocks' included; BatchNorm 1 and 0; last_linear keeps PyTorch's "
+       "default.\n"
+       "        for m in self.modules():\n"
+       "            if isinstance(m, nn.Conv2d):\n"
+       "                nn.init.kaiming_normal_(m.weight, mode=\"fan_out\", "
+       "nonlinearity=\"relu\")\n"
+       "            elif isinstance(m, nn.BatchNorm2d):\n"
+       "                nn.init.constant_(m.weight, 1.0)\n"
+       "                nn.init.constant_(m.bias, 0.0)\n", ""),
     _m("floor_max_pool", "SEResNet50: the stem's max pooling rounds down (no ceil_mode)", SE_NET,
        "nn.MaxPool2d(3, stride=2, ceil_mode=True)", "nn.MaxPool2d(3, stride=2)"),
     _m("default_eps", "BasicConv2d: BatchNorm's default eps 1e-5, not Inception-v4's 1e-3", CONV,
@@ -109,9 +121,19 @@ class ReductionA(nn.Module):
         return torch.cat([self.branch0(x), self.branch1(x), F.max_pool2d(x, 3, 2)], dim=1)
 '''
 
+# A mistake that needs the whole of an alternative's cell.
+MUTANTS.append(Submission(
+    "linear_se_not_initialised", "SEBlock with nn.Linear layers, which SEResNet50's He "
+    "initialisation (of nn.Conv2d only) leaves at PyTorch's default",
+    answers={**ANSWERS, SE: _LINEAR_SE}))
+
 ALTERNATIVES = [
-    Submission("alt_linear_se", "SEBlock with nn.Linear layers and F.adaptive_avg_pool2d",
-               answers={**ANSWERS, SE: _LINEAR_SE}),
+    Submission("alt_linear_se", "SEBlock with nn.Linear layers and F.adaptive_avg_pool2d "
+               "(SEResNet50 He-initialises them too, but not last_linear)",
+               answers={**mutate(ANSWERS, SE_NET, "if isinstance(m, nn.Conv2d):",
+                                 "if isinstance(m, (nn.Conv2d, nn.Linear)) and "
+                                 "m is not self.last_linear:"),
+                        SE: _LINEAR_SE}),
     Submission("alt_branch_list", "Inception-A's branches in a ModuleList; functional max pool",
                answers={**ANSWERS, A: _BRANCH_LIST}),
 ]

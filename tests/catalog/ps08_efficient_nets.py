@@ -56,6 +56,9 @@ MUTANTS = [
         ("for i in range(1, 13):", "for i in [*range(1, 11), 12]:")]),
     _m("padded_stem", "Xception: the first convolution has padding 1 (Keras' has none)",
        XCEPTION, ("nn.Conv2d(3, 32, 3, 2, 0, bias=False)", "nn.Conv2d(3, 32, 3, 2, 1, bias=False)")),
+    _m("xception_fan_in", "Xception: He initialisation with mode='fan_in' (PyTorch's default "
+       "mode), not timm's 'fan_out'", XCEPTION,
+       ('mode="fan_out", nonlinearity="relu"', 'mode="fan_in", nonlinearity="relu"')),
     _m("relu_not_relu6", "conv_bn_relu6: nn.ReLU instead of nn.ReLU6", CONV_BN,
        ("nn.ReLU6(inplace=True)", "nn.ReLU(inplace=True)")),
     # (Striding in the pointwise instead of the depthwise convolution is no mutant: a 3x3
@@ -68,6 +71,12 @@ MUTANTS = [
        ("layers.append(conv_bn_relu6(c, out, 1))",
         "layers.append(nn.Sequential(nn.Conv2d(c, out, 1, bias=False), "
         "nn.BatchNorm2d(out)))")),
+    _m("mobilenet_v1_kaiming", "MobileNetV1: kaiming_normal_(mode='fan_out') as torchvision "
+       "does, whose fan-out of a depthwise filter is 9 * channels, not timm's 9 (one group)",
+       MOBILE1,
+       ("fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups\n"
+        "                nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)",
+        'nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")')),
     sample_class.RELU6_AFTER_PROJECTION,
     _m("residual_when_strided", "InvertedResidual: the shortcut is added whenever inp == oup, "
        "even with stride 2", INVERTED,
@@ -76,6 +85,11 @@ MUTANTS = [
     _m("width_not_rounded", "MobileNetV2: widths are int(c * width_mult), without "
        "_make_divisible's rounding to multiples of 8", MOBILE2,
        ("new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)", "new_v = int(v)")),
+    _m("mobilenet_v2_classifier_default", "MobileNetV2: the classifier keeps PyTorch's default "
+       "initialisation, not normal(0, 0.01) and a zero bias", MOBILE2,
+       ("            elif isinstance(m, nn.Linear):\n"
+        "                nn.init.normal_(m.weight, 0, 0.01)\n"
+        "                nn.init.zeros_(m.bias)\n", "")),
     _m("shuffle_wrong_axis", "channel_shuffle: reshapes to (N, C // g, g, H, W), the inverse "
        "shuffle", SHUFFLE,
        ("x.view(n, groups, c // groups, h, w)", "x.view(n, c // groups, groups, h, w)")),
@@ -173,6 +187,15 @@ class MobileNetV1(nn.Module):
             c = w
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Linear(1024, num_classes)
+        # timm's initialisation: normal(0, sqrt(2 / fan_out)) with the fan-out of one group, a
+        # uniform classifier with zero bias; BatchNorm's own 1 and 0 are timm's already.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                kh, kw = m.kernel_size
+                nn.init.normal_(m.weight, std=(2 * m.groups / (kh * kw * m.out_channels)) ** 0.5)
+        r = num_classes ** -0.5
+        nn.init.uniform_(self.classifier.weight, -r, r)
+        nn.init.zeros_(self.classifier.bias)
 
     def forward(self, x):
         x = self.blocks(F.relu6(self.bn1(self.conv_stem(x))))
@@ -185,6 +208,7 @@ ALTERNATIVES = [
                answers={**ANSWERS, SHUFFLE: _SHUFFLE_PERMUTE}),
     Submission("alt_explicit_inverted", "InvertedResidual with explicit attributes, "
                "no nn.Sequential", answers={**ANSWERS, INVERTED: _EXPLICIT_INVERTED}),
-    Submission("alt_timm_named_v1", "MobileNetV1 with timm's names and torch.clamp as ReLU6",
+    Submission("alt_timm_named_v1", "MobileNetV1 with timm's names and torch.clamp as ReLU6; "
+               "timm's initialisation written per layer kind, BatchNorm left at its default",
                answers={**ANSWERS, MOBILE1: _TIMM_NAMED_V1}),
 ]
