@@ -345,21 +345,15 @@ def model_input(input_shape, seed: int = 0) -> np.ndarray:
     return torch.randn(tuple(input_shape), generator=g, dtype=torch.float64).numpy()
 
 
-#: the smallest batch a function check also takes a training step on: BatchNorm trains on
-#: batch statistics, and every network check has such an example, so a batch of one would
-#: add the cost of a backward pass (a second for VGG) and nothing else
-TRAIN_BATCH = 2
-
-
 @functools.lru_cache(maxsize=1024)
-def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int) -> dict:
+def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int,
+                   train: bool = True) -> dict:
     """What ``grader.probes.function`` reports, for the reference with the generated weights.
 
     ``out`` and ``layers`` (per-layer fingerprints): eval mode, float64, on the
     reference device.  ``train``: ``grader.probes.train_step`` on the CPU, like the
-    sandbox (dropout masks come from the CPU generator), for a batch of at least
-    ``TRAIN_BATCH``; None for a smaller one or where the reference cannot train on
-    this input (BatchNorm on one value per channel).
+    sandbox (dropout masks come from the CPU generator), or None without ``train`` or
+    where the reference cannot train on this input (BatchNorm on one value per channel).
     """
     from . import probes
     spec = model_structure(build)["entries"]
@@ -370,7 +364,7 @@ def model_function(build: Callable[[], nn.Module], input_shape: tuple, seed: int
     with torch.no_grad():
         y, rows = probes.fingerprints(model, lambda: model(to_tensor(x)))
     report = (probes.train_step(model.cpu(), {n: n for n, _ in spec}, spec, x, seed)
-              if input_shape[0] >= TRAIN_BATCH else {"error": "a batch too small"})
+              if train else {"error": "not asked for"})
     del model
     return {"out": to_numpy(y), "layers": rows, "train": None if "error" in report else report}
 

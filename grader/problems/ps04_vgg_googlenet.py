@@ -3,7 +3,8 @@
 Students write ``make_layers(cfg, batch_norm)``, the configurations ``cfgs``
 of VGG-11/13/16/19, ``VGG(cfg, batch_norm, num_classes, dropout)``,
 GoogLeNet's ``BasicConv2d`` and ``Inception`` module, and ``GoogLeNet``,
-mirroring ``torchvision.models.vgg`` and ``torchvision.models.googlenet``.
+mirroring ``torchvision.models.vgg`` and ``torchvision.models.googlenet``,
+initialised as torchvision initialises them.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ PARAMS = {"vgg11": 132_863_336, "vgg16": 138_357_544, "vgg19": 143_667_240,
 NARROW = [8, "M", 16, "M", 32, "M", 64, "M", 512, "M"]
 
 
-def _vgg_from_cfg(cfg, batch_norm=False, **kwargs):
+def _vgg_from_cfg(cfg, batch_norm=False, init_weights=False, **kwargs):
     from torchvision.models import vgg
-    return vgg.VGG(vgg.make_layers(cfg, batch_norm), init_weights=False, **kwargs)
+    return vgg.VGG(vgg.make_layers(cfg, batch_norm), init_weights=init_weights, **kwargs)
 
 
 def build():
@@ -33,8 +34,8 @@ def build():
     from .. import strategies as S
     from ..cases import ModuleCase
     from ..checks import ProblemSet, ValueCheck
-    from ..module_checks import (GradientFlowCheck, OutputShapeCheck, ParamCountCheck,
-                                 SameFunctionCheck)
+    from ..module_checks import (GradientFlowCheck, InitCheck, OutputShapeCheck,
+                                 ParamCountCheck, SameFunctionCheck)
     from ..probes import student
     from ..shortcuts import MODELS_BY_HAND
 
@@ -48,12 +49,15 @@ def build():
                               getattr(torchvision.models, tv_name), weights=None), (), kwargs),
                           f"torchvision.models.{tv_name}")
 
-    def narrow(input_shape, **kwargs):
+    def narrow(input_shape, init_weights=False, **kwargs):
         """VGG on a custom ``cfg`` with narrow early stages (the classifier still gets 512
         maps): at the paper's resolution each adaptive pooling bin then holds several
-        values, as in real use, for a fraction of VGG-11's cost."""
+        values, as in real use, for a fraction of VGG-11's cost.  ``init_weights`` is
+        torchvision's: the function checks overwrite every weight, so their reference
+        skips the initialisation that the initialisation check compares."""
         return ModuleCase("VGG", (NARROW,), tuple(sorted(kwargs.items())), input_shape,
-                          S.bound(functools.partial(_vgg_from_cfg, NARROW), (), kwargs),
+                          S.bound(functools.partial(_vgg_from_cfg, NARROW,
+                                                    init_weights=init_weights), (), kwargs),
                           "torchvision.models.vgg.VGG(make_layers(cfg))")
 
     googlenet = functools.partial(torchvision.models.googlenet, weights=None, aux_logits=False,
@@ -79,12 +83,22 @@ def build():
                 "VGG", [student("cfgs", "vgg11")], {},
                 functools.partial(torchvision.models.vgg11, weights=None),
                 "torchvision.models.vgg11", sizes=(24, 160)),
-            max_examples={"quick": 6, "thorough": 15}),
+            examples=[vgg("vgg11", (2, 3, 224, 224))], max_examples={"quick": 6, "thorough": 15}),
         SameFunctionCheck(
             "vgg_function", "VGG-11 and VGG-16 with BatchNorm compute torchvision's",
             cls="VGG", examples=[vgg("vgg11"), vgg("vgg16", (2, 3, 48, 40), batch_norm=True,
                                                    num_classes=10, dropout=0.3),
                                  narrow((1, 3, 256, 256), num_classes=10)]),
+        InitCheck(
+            # the classifier's 119M weights are most of the cost, whatever the cfg; NARROW's
+            # last three convolutions hold enough values to compare their statistics
+            "vgg_init", "VGG starts as torchvision's: He initialisation (fan_out) for "
+            "convolutions, normal(0, 0.01) for linear layers, biases 0, BatchNorm 1 and 0",
+            cls="VGG", examples=[narrow((), init_weights=True, batch_norm=True, num_classes=10)],
+            hint="torchvision initialises convolutions with nn.init.kaiming_normal_(w, "
+                 "mode='fan_out', nonlinearity='relu') (standard deviation sqrt(2 / fan_out), "
+                 "fan_out = out_channels * kH * kW) and linear layers with "
+                 "nn.init.normal_(w, 0, 0.01), every bias 0."),
         # --- GoogLeNet
         SameFunctionCheck(
             "basic_conv_function", "BasicConv2d is conv (no bias), BatchNorm, ReLU",
@@ -106,13 +120,20 @@ def build():
             cls="GoogLeNet", strategy=S.network_input_cases(
                 "GoogLeNet", [], {}, googlenet, "torchvision.models.googlenet",
                 sizes=(16, 160)),
-            max_examples={"quick": 4, "thorough": 10}),
+            examples=[gnet((2, 3, 224, 224))], max_examples={"quick": 4, "thorough": 10}),
         SameFunctionCheck(
             "googlenet_function", "GoogLeNet computes torchvision's googlenet",
             cls="GoogLeNet", examples=[gnet(), gnet((2, 3, 64, 48), num_classes=10, dropout=0.4)]),
         GradientFlowCheck(
             "googlenet_gradients", "Every GoogLeNet parameter gets a gradient",
             cls="GoogLeNet", examples=[gnet((2, 3, 32, 32))]),
+        InitCheck(
+            "googlenet_init", "GoogLeNet starts as torchvision's: truncated normal, standard "
+            "deviation 0.01, for convolutions and the classifier, BatchNorm 1 and 0",
+            cls="GoogLeNet", examples=[gnet(()), gnet((), num_classes=10)],
+            hint="torchvision initialises every convolution and linear weight with "
+                 "nn.init.trunc_normal_(w, mean=0.0, std=0.01, a=-2, b=2): standard deviation "
+                 "0.01 whatever the layer's size."),
         # --- numbers from the lecture
         ValueCheck(
             "quiz_vgg_googlenet", "Quiz: VGG's 3x3 stacks and Inception 3a",

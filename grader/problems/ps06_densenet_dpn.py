@@ -5,9 +5,11 @@ Students write ``DenseLayer``, ``DenseBlock``, ``Transition`` and
 DenseNet-121), then the dual path block and DPN-68 of timm (``dpn68``).
 Every check compares with the reference classes built without pretrained
 weights: exact parameter counts, output shapes, the same function once the
-reference's (generated) weights are copied in, and the properties that define
-each block: a dense block keeps its input and adds ``growth_rate`` channels
-per layer; a dual path block passes its old dense features through untouched.
+reference's (generated) weights are copied in, DenseNet's initialisation
+(timm's DPN keeps PyTorch's defaults, so DPN's has nothing to check), and the
+properties that define each block: a dense block keeps its input and adds
+``growth_rate`` channels per layer; a dual path block passes its old dense
+features through untouched.
 """
 from __future__ import annotations
 
@@ -59,8 +61,8 @@ def build():
     from .. import strategies as S
     from ..cases import ModuleCase
     from ..checks import ProblemSet, ValueCheck
-    from ..module_checks import (GradientFlowCheck, OutputPropertyCheck, OutputShapeCheck,
-                                 ParamCountCheck, SameFunctionCheck)
+    from ..module_checks import (GradientFlowCheck, InitCheck, OutputPropertyCheck,
+                                 OutputShapeCheck, ParamCountCheck, SameFunctionCheck)
     from ..shortcuts import MODELS_BY_HAND
 
     def densenet(args=(), input_shape=(1, 3, 32, 32), **kwargs):
@@ -122,7 +124,7 @@ def build():
                 "DenseNet", (), {}, functools.partial(torchvision.models.densenet121,
                                                       weights=None),
                 "torchvision.models.densenet121", sizes=(8, 200)),
-            max_examples={"quick": 3, "thorough": 6}),
+            examples=[densenet((), (2, 3, 224, 224))], max_examples={"quick": 3, "thorough": 6}),
         SameFunctionCheck(
             "densenet_function", "DenseNet computes torchvision's, small and 121",
             cls="DenseNet", examples=[densenet(small[0], small[1], num_classes=10),
@@ -131,6 +133,13 @@ def build():
         GradientFlowCheck(
             "densenet_gradients", "Every DenseNet parameter gets a gradient",
             cls="DenseNet", examples=[densenet(small[0], small[1], num_classes=10)]),
+        InitCheck(
+            "densenet_init", "DenseNet starts as torchvision's: He initialisation (fan_in) "
+            "for convolutions, BatchNorm 1 and 0, the classifier's bias 0",
+            cls="DenseNet", examples=[densenet((), ()), densenet(small[0], (), num_classes=10)],
+            hint="torchvision initialises every convolution with nn.init.kaiming_normal_(w), "
+                 "PyTorch's default mode='fan_in': standard deviation sqrt(2 / fan_in), "
+                 "fan_in = in_channels * kH * kW."),
         # --- DPN
         SameFunctionCheck(
             "dual_path_block_function", "DualPathBlock computes timm's DualPathBlock",
@@ -150,7 +159,7 @@ def build():
             cls="DPN68", strategy=S.network_input_cases(
                 "DPN68", (), {}, functools.partial(timm.create_model, "dpn68"), "timm dpn68",
                 sizes=(8, 200)),
-            max_examples={"quick": 3, "thorough": 6}),
+            examples=[dpn68((2, 3, 224, 224))], max_examples={"quick": 3, "thorough": 6}),
         SameFunctionCheck(
             "dpn68_function", "DPN68 computes timm's dpn68",
             cls="DPN68", examples=[dpn68(), dpn68((2, 3, 40, 56), num_classes=10)]),

@@ -41,6 +41,26 @@ MUTANTS = [
                 layers.append(nn.BatchNorm2d(v))'''),
     _m("vgg_no_first_relu", "VGG's classifier without the ReLU after the first linear layer",
        VGG, "nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True),", "nn.Linear(512 * 7 * 7, 4096),"),
+    _m("vgg_default_init", "VGG keeps PyTorch's default initialisation (no init loop)", VGG,
+       """        # torchvision's initialisation: He et al. 2015 (fan_out) for convolutions
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+""", ""),
+    _m("vgg_linear_default_init", "VGG initialised like ResNet: He convolutions, but the linear "
+       "layers keep PyTorch's default, not normal(0, 0.01)", VGG,
+       """            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+""", ""),
     sample_class.BRANCH_ORDER,
     _m("bn_default_eps", "BasicConv2d's BatchNorm with PyTorch's default eps", INCEPTION,
        "nn.BatchNorm2d(out_channels, eps=0.001)", "nn.BatchNorm2d(out_channels)"),
@@ -52,6 +72,13 @@ MUTANTS = [
     _m("googlenet_no_maxpool3", "GoogLeNet skips the pooling between stages 3 and 4", GNET,
        "x = self.maxpool3(self.inception3b(self.inception3a(x)))",
        "x = self.inception3b(self.inception3a(x))"),
+    _m("googlenet_he_init", "GoogLeNet initialised like ResNet (He, fan_out), not with "
+       "torchvision's truncated normal of standard deviation 0.01", GNET,
+       "nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)",
+       'nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")'),
+    _m("googlenet_std_1", "GoogLeNet's weights drawn from a standard normal (std 1, not 0.01)",
+       GNET, "nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)",
+       "nn.init.normal_(m.weight)"),
     _m("quiz_7x7_per_layer", "quiz: the 3x3 stack counted as one layer", "quiz_answer",
        "quiz_stack_weights = 3 * (3 * 3 * 64 * 64)", "quiz_stack_weights = 3 * 3 * 64 * 64"),
 ]

@@ -42,6 +42,14 @@ MUTANTS = [
        "Transition(num_features, num_features))"),
     _m("no_final_relu", "DenseNet: no ReLU after norm5, before pooling", DENSENET,
        "out = F.relu(self.features(x))", "out = self.features(x)"),
+    _m("densenet_fan_out", "DenseNet: He initialisation with mode='fan_out' (ResNet's), not "
+       "PyTorch's default 'fan_in' as torchvision's DenseNet", DENSENET,
+       "nn.init.kaiming_normal_(m.weight)",
+       'nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")'),
+    _m("densenet_classifier_bias", "DenseNet: the classifier's bias keeps PyTorch's default, "
+       "not 0", DENSENET, """            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
+""", ""),
     _m("dense_new_maps_first", "DualPathBlock: the new dense maps go before the old ones", DUAL,
        "shortcut[:, c:], out[:, c:]], 1)", "out[:, c:], shortcut[:, c:]], 1)"),
     _m("stride_on_first_1x1", "DualPathBlock: the down block strides in its first 1x1", DUAL,
