@@ -52,6 +52,10 @@ c.GradeOutOfProcess.secret_file = "~/.config/cnn-course/grading-secret"
 c.GradeOutOfProcess.require_isolation = False
 # Charged seconds (CPU and sleep, not waiting for a busy CPU) one notebook may use.
 c.GradeOutOfProcess.budget_s = 600
+# `cnn-course grade` grades the class on Dask workers first, then runs autograde with
+# --GradeOutOfProcess.results_directory=<course>/.cnn-course/results: a notebook whose stored
+# verdicts came from the same answer cells, grader, secret and budget takes them instead of
+# being graded again. Unset (here), autograde grades every notebook itself.
 # A deleted check cell comes back and is graded like any other.
 c.OverwriteCells.add_missing_cells = True
 # `nbgrader validate` runs the notebook in the student's kernel: answer cells that never

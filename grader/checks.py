@@ -195,22 +195,30 @@ class _LazyCall:
         return format(str(self), spec)
 
 
+def work_clock(target: Target) -> Callable[[], float]:
+    """Seconds of work done so far for a check on ``target``: this process's CPU time and
+    the time charged to the student's code, never the wall clock, so that a busy machine
+    (more graders than cores) cannot make a check too slow."""
+    return lambda: time.process_time() + target.spent()
+
+
 def search(check_id: str, name: str, strategy, examples: Sequence, n_examples: int,
-           profile: Profile, one: Callable) -> int:
+           profile: Profile, one: Callable, clock: Callable[[], float]) -> int:
     """Run ``one(case)`` on ``examples`` and then on cases drawn from ``strategy``, seeded
-    for ``check_id`` (``Profile.seed``).
+    for ``check_id`` (``Profile.seed``), within ``profile.budget_s`` seconds of ``clock``
+    (:func:`work_clock`).
 
     ``one`` raises ``CheckFailed`` for a counterexample, which Hypothesis
     shrinks, within ``SHRINK_CALLS`` and ``SHRINK_SECONDS``; ``_Abort`` stops
     at once.  Returns the number of cases tried.
     """
-    count, start = 0, time.monotonic()
+    count, start = 0, clock()
     last_failure: list[str] = []
     first_failure = [0, 0.0]
 
     def body(case):
         nonlocal count
-        elapsed = time.monotonic() - start
+        elapsed = clock() - start
         if elapsed > profile.budget_s:
             if last_failure:
                 raise _Abort(last_failure[-1] + "\n(The search for a smaller failing input "
@@ -277,7 +285,8 @@ class PropertyCheck(Check):
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
         strategy = self.strategies.get(profile.name, self.strategy)
         return search(self.id, self.function, strategy, list(self.examples), n_examples,
-                      profile, lambda case: self._one(target, *case, self.compare))
+                      profile, lambda case: self._one(target, *case, self.compare),
+                      work_clock(target))
 
     def _one(self, target, args, kwargs, compare) -> None:
         call = _LazyCall(self.function, self.reference, args, kwargs)
@@ -424,7 +433,8 @@ class CaseCheck(Check):
             for case in self.examples[:max(n, 1)]:
                 one(case)
             return len(self.examples[:max(n, 1)])
-        return search(self.id, name, self.strategy, list(self.examples), n, profile, one)
+        return search(self.id, name, self.strategy, list(self.examples), n, profile, one,
+                      work_clock(target))
 
     def _one(self, target: Target, case) -> None:
         raise NotImplementedError

@@ -3,6 +3,8 @@
     cnn-course build            # solutions/ -> exercises/ with nbgrader
     cnn-course build --check    # fail if exercises/ or grader/layouts/ is stale
     cnn-course demo             # build, autograde the sample class, feedback, gradebook
+    cnn-course grade ps01_convolution [--workers N] [--scheduler tcp://host:8786] [--force]
+                                # grade a class in parallel on Dask, then nbgrader autograde
     cnn-course gradebook --db sqlite:///gradebook.db
     cnn-course dist OUT_DIR     # the students' copy of a graded course: no solutions
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import dist, gradebook, layout, notebook as nbio, secret
+from . import dist, gradebook, layout, notebook as nbio, parallel, secret
 from .problems import AVAILABLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,14 +134,48 @@ def _progress(line: str) -> bool:
             or "generating feedback" in line.lower())
 
 
-def grade_course(course: Path, assignments, show=_progress) -> None:
+def grade_course(course: Path, assignments, show=_progress, workers: int | None = None):
+    """Generate, autograde and give feedback on ``assignments`` in ``course``: with plain
+    ``nbgrader autograde``, or, given ``workers``, on that many Dask workers
+    (``grader.parallel``, as ``cnn-course grade``).  Returns the seconds grading took."""
     root = _repo_root()
     for ps in assignments:
         nbgrader("generate_assignment", ps, "--force", *course_args(course), "--log-level=WARN",
                  cwd=root)
+    start = time.monotonic()
+    if workers:
+        # one nbgrader autograde for the whole course when it holds just these assignments
+        submitted = {p.name for p in course.glob("submitted/*/*") if p.is_dir()}
+        for ps in ["*"] if submitted == set(assignments) else assignments:
+            parallel.grade(ps, nbgrader=nbgrader, nbgrader_args=course_args(course), cwd=root,
+                           workers=workers, force=True, show=show, progress=show is not None)
+        return time.monotonic() - start
+    for ps in assignments:
         nbgrader("autograde", ps, "--force", *course_args(course), cwd=root, show=show)
         nbgrader("generate_feedback", ps, "--force", *course_args(course), "--log-level=WARN",
                  cwd=root)
+    return time.monotonic() - start
+
+
+def grade(args) -> int:
+    """`cnn-course grade`: the course is nbgrader's (the current folder, its
+    nbgrader_config.py), or --course."""
+    extra = []
+    if args.course:
+        extra.append(f"--CourseDirectory.root={args.course.resolve()}")
+    if args.db:
+        extra.append(f"--CourseDirectory.db_url={args.db}")
+    if args.student:
+        extra.append(f"--CourseDirectory.student_id={args.student}")
+    summary = parallel.grade(args.assignment, nbgrader=nbgrader, nbgrader_args=extra,
+                             workers=args.workers, scheduler=args.scheduler, force=args.force,
+                             show=_progress)
+    print(f"cnn-course grade: {summary.graded} graded on the workers "
+          f"({summary.seconds:.0f} s), {summary.unchanged} unchanged, {summary.failed} failed "
+          f"there (graded by nbgrader autograde instead); nbgrader autograde "
+          f"{summary.autograde_seconds:.0f} s, generate_feedback {summary.feedback_seconds:.0f} s",
+          flush=True)
+    return 0
 
 
 def demo(out: Path) -> int:
@@ -154,14 +190,17 @@ def demo(out: Path) -> int:
     students = {ps: sample_class(ps) for ps in AVAILABLE}
     make_course(out, students)
     n = sum(len(s) for s in students.values())
-    print(f"\nautograding {n} sample submissions in {out} (one sandbox per notebook)", flush=True)
-    grade_course(out, AVAILABLE)
+    workers = os.cpu_count() or 1
+    print(f"\nautograding {n} sample submissions in {out} (one sandbox per notebook, "
+          f"{workers} Dask workers)", flush=True)
+    seconds = grade_course(out, AVAILABLE, workers=workers)
     db = f"sqlite:///{out / 'gradebook.db'}"
     table = gradebook.rows(db)
     about = {(s.student, ps): s.about for ps, subs in students.items() for s in subs}
     print(f"\ngradebook ({db}):\n")
     print(gradebook.format_table(table, about))
-    print(f"\nfeedback: {out / 'feedback'}    ({time.monotonic() - start:.0f} s in all)")
+    print(f"\nfeedback: {out / 'feedback'}    (grading {seconds:.0f} s, "
+          f"{time.monotonic() - start:.0f} s in all)")
     return 0
 
 
@@ -172,6 +211,22 @@ def main(argv=None) -> int:
     b.add_argument("--check", action="store_true", help="only report whether exercises/ is stale")
     d = sub.add_parser("demo", help="build, then autograde the bundled sample class")
     d.add_argument("--out", type=Path, default=ROOT / "build" / "demo-course")
+    r = sub.add_parser("grade", help="grade every submission of an assignment in parallel on "
+                       "Dask, then nbgrader autograde and generate_feedback from the results")
+    r.add_argument("assignment", metavar="ASSIGNMENT",
+                   help="an assignment id, or a glob as nbgrader takes ('*': all of them)")
+    r.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes of the local Dask cluster (default: one per core, "
+                        "%(default)s)")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on an existing Dask cluster (tcp://host:8786) instead")
+    r.add_argument("--force", action="store_true",
+                   help="regrade submissions already graded with this grader, secret and budget")
+    r.add_argument("--student", metavar="ID", help="only this student (a glob, as nbgrader's "
+                   "--student)")
+    r.add_argument("--db", metavar="URL", help="the gradebook (default: nbgrader's db_url)")
+    r.add_argument("--course", type=Path, metavar="DIR",
+                   help="the nbgrader course folder (default: nbgrader's, the current folder)")
     g = sub.add_parser("gradebook", help="print a gradebook as a table")
     g.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}")
     t = sub.add_parser("dist", help="the students' copy of a graded course: no solutions/, "
@@ -192,6 +247,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "demo":
         return demo(args.out.resolve())
+    if args.command == "grade":
+        return grade(args)
     if args.command == "dist":
         return dist.main(_repo_root(), args.out.resolve(), with_archive=args.archive)
     print(gradebook.format_table(gradebook.rows(args.db)))

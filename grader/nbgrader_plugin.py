@@ -12,12 +12,16 @@ with the instructor's privileges.
   mangled and foreign cell metadata, on which nbgrader crashes (issue #1083);
 * ``GradeOutOfProcess`` grades the notebook's answer cells in a sandbox and
   writes every check cell's output: a stream for a pass, an error for a failure.
-  nbgrader then scores the cells from those outputs as usual;
+  nbgrader then scores the cells from those outputs as usual.  With
+  ``results_directory`` (``cnn-course grade``, ``grader.parallel``) it takes the
+  verdicts Dask workers gave for the same answer cells instead of grading again;
+  both grade with ``grade_notebook``;
 * ``StripHiddenTests`` removes hidden test source from generated feedback;
 * ``execute_timeout`` gives each cell its time limit under ``nbgrader validate``.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import traceback
 
@@ -28,7 +32,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Float, Unicode
 
-from . import layout as layouts, notebook as nbio, secret as grading_secret
+from . import layout as layouts, notebook as nbio, parallel, secret as grading_secret
 from .isolation import IsolationUnavailable
 from .notebook import nbgrader_meta
 from .runner import DEFAULT_BUDGET_S, NotebookGrader
@@ -172,6 +176,55 @@ def _check_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 
 
+@dataclasses.dataclass
+class Graded:
+    """The verdicts of one notebook's check cells (``runner.CellResult`` by grade id), the
+    message for check cells without one, the notes for the student, and what was run."""
+    results: dict
+    otherwise: str
+    notes: list
+    #: "graded", "malformed" (the student's notebook cannot be graded: ``otherwise``
+    #: says why) or "internal_error" (a grader bug; the log has the traceback)
+    status: str
+    problem_set: str | None = None
+    #: ``parallel.program_digest`` of the answer cells run, for ``status`` "graded"
+    program: str | None = None
+    #: how the sandbox was built ("bubblewrap", "unisolated")
+    isolation: str | None = None
+
+
+def grade_notebook(nb, *, hints=(), secret: str | None, budget_s: float,
+                   require_isolation: bool, log, who: str) -> Graded:
+    """Grade a submission's answer cells in the sandbox: ``GradeOutOfProcess`` and the
+    workers of ``cnn-course grade`` (``parallel.grade_task``) both call this.
+
+    ``hints`` name its problem set (the nbgrader assignment and notebook ids); ``who``
+    names the student in ``log``.  A notebook the student broke, or a grader bug, is this
+    student's result (``status``); without the grading secret or the sandbox it raises
+    (``MissingSecret``, ``IsolationUnavailable``): that is the instructor's set-up."""
+    try:
+        ps = layouts.identify(nb, list(hints))
+        program = nbio.answers(nb, layouts.load(ps)).cells
+        with NotebookGrader(nb, problem_set=ps, secret=secret, budget_s=budget_s,
+                            require_isolation=require_isolation) as grader:
+            for note in grader.notes:
+                log.warning("grader: %s: %s", who, note)
+            results = grader.grade_all(progress=lambda r: log.info(
+                "grader: %s %-26s %g/%g (%.1f s)", who, r.grade_id, r.score, r.points,
+                r.seconds))
+            isolation = grader.target.sandbox.isolation.name
+    except nbio.MalformedNotebook as err:
+        log.error("grader: %s cannot be graded: %s", who, err)
+        return Graded({}, f"Your notebook could not be graded: {err}.", [], "malformed")
+    except (grading_secret.MissingSecret, IsolationUnavailable):
+        raise  # the instructor's set-up, not this student's notebook
+    except Exception:  # a grader bug must not pass anyone, nor stop the class
+        log.error("internal grader error on %s:\n%s", who, traceback.format_exc())
+        return Graded({}, INTERNAL_ERROR, [], "internal_error")
+    return Graded(results, INTERNAL_ERROR, list(grader.notes), "graded", ps,
+                  parallel.program_digest(ps, program), isolation)
+
+
 class GradeOutOfProcess(NbGraderPreprocessor):
     """Writes the verdict into every check cell; a cell without one fails, saying why.
 
@@ -187,6 +240,11 @@ class GradeOutOfProcess(NbGraderPreprocessor):
                      "may use in all").tag(config=True)
     require_isolation = Bool(False, help="Refuse to grade without the OS sandbox "
                              "(bubblewrap); also $CNN_COURSE_REQUIRE_ISOLATION=1").tag(config=True)
+    results_directory = Unicode("", help="Where `cnn-course grade` stored the verdicts its "
+                                "Dask workers gave (<student>/<assignment>/<notebook>.json): a "
+                                "notebook whose stored verdicts were graded from the same answer "
+                                "cells, grader, secret and budget takes them; any other is "
+                                "graded here").tag(config=True)
 
     def preprocess(self, nb, resources):
         results, otherwise, notes = self._grade(nb, resources)
@@ -205,29 +263,24 @@ class GradeOutOfProcess(NbGraderPreprocessor):
                         f"{nb.metadata[UNREADABLE_KEY]}."), []
         info = resources.get("nbgrader", {})
         secret = grading_secret.load(self.secret_file or None)  # MissingSecret: see above
-        try:
-            ps = layouts.identify(nb, [info.get("assignment"), info.get("notebook")])
-            with NotebookGrader(nb, problem_set=ps, secret=secret, budget_s=self.budget_s,
-                                require_isolation=self.require_isolation) as grader:
-                for note in grader.notes:
-                    self.log.warning("grader: %s: %s", who, note)
-                results = grader.grade_all(progress=lambda r: self.log.info(
-                    "grader: %s %-26s %g/%g (%.1f s)", who, r.grade_id, r.score, r.points,
-                    r.seconds))
-        except nbio.MalformedNotebook as err:
-            self.log.error("grader: %s cannot be graded: %s", who, err)
-            return {}, f"Your notebook could not be graded: {err}.", []
-        except (grading_secret.MissingSecret, IsolationUnavailable):
-            raise  # the instructor's set-up, not this student's notebook
-        except Exception:  # a grader bug must not pass anyone, nor stop the class
-            self.log.error("internal grader error on %s:\n%s", who, traceback.format_exc())
-            return {}, INTERNAL_ERROR, []
+        hints = [info.get("assignment"), info.get("notebook")]
+        graded = None
+        if self.results_directory:
+            graded = parallel.stored_result(self.results_directory, info, nb, hints,
+                                            secret=secret, budget_s=self.budget_s)
+            if graded is not None:
+                self.log.info("grader: %s: graded by `cnn-course grade`", who)
+        if graded is None:
+            graded = grade_notebook(nb, hints=hints, secret=secret,
+                                    budget_s=self.budget_s,
+                                    require_isolation=self.require_isolation, log=self.log,
+                                    who=who)
         unknown = [nbgrader_meta(c)["grade_id"] for c in _check_cells(nb)
-                   if nbgrader_meta(c)["grade_id"] not in results]
-        if unknown:
+                   if nbgrader_meta(c)["grade_id"] not in graded.results]
+        if unknown and graded.status == "graded":
             self.log.error("grader: %s: no checks for check cells %s: is grader/layouts/ older "
                            "than the gradebook?", who, unknown)
-        return results, INTERNAL_ERROR, grader.notes
+        return graded.results, graded.otherwise, graded.notes
 
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*",

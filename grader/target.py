@@ -52,6 +52,10 @@ class Target(Protocol):
     def describe_cell_errors(self) -> str:
         """Why answer cells failed to run, or ""."""
 
+    def spent(self) -> float:
+        """Seconds charged so far (CPU time and sleep) to code run in another process; 0
+        where it runs in this one, whose own CPU time counts it."""
+
 
 # --- the grade: a sandbox holding the answer cells --------------------------------------
 
@@ -70,6 +74,9 @@ class RemoteTarget:
             for v in scan(source, rules):
                 v.what = f'{v.what} (answer cell "{cell}")'
                 self._violations.setdefault(v.where, []).append(v)
+
+    def spent(self) -> float:
+        return self.sandbox.charged
 
     def call(self, fn, args, kwargs, count_lines: bool = False) -> Outcome:
         return self._unless_timed_out(fn, self.sandbox.call, fn, args, kwargs,
@@ -164,6 +171,9 @@ class LocalTarget:
     def __init__(self, namespace: dict, rules: Rules | None = None):
         self.namespace = namespace
         self.rules = rules or Rules()
+
+    def spent(self) -> float:
+        return 0.0
 
     def lookup(self, name: str) -> Outcome:
         if name not in self.namespace:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def drawn(check_id: str, profile, n: int = 8) -> list:
     seen = []
-    search(check_id, "f", st.integers(0, 10**9), [], n, profile, seen.append)
+    search(check_id, "f", st.integers(0, 10**9), [], n, profile, seen.append, time.monotonic)
     return seen
 
 

@@ -186,6 +186,9 @@ class _Recorder:
     def lookup(self, name):
         return Outcome(value=0)
 
+    def spent(self):
+        return 0.0
+
     def call(self, fn, args, kwargs, count_lines=False):
         bound = inspect.signature(self.reference).bind(*args, **kwargs)
         bound.apply_defaults()
