@@ -24,20 +24,36 @@ setup() {
         .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
         cat pyproject.toml constraints.txt > "$stamp"
     fi
-    sandbox_tools
+    system_tools
     # nbgrader calls `alembic` and `jupyter` from PATH.
     export PATH="$PWD/.venv/bin:$PATH"
     export MPLBACKEND=Agg
 }
 
 # Grading runs student code in a bubblewrap sandbox (grader/isolation.py). As root we
-# install it; otherwise we say how, and grading warns until it is there.
-sandbox_tools() {
-    command -v bwrap >/dev/null && return 0
+# install it; otherwise we say how, and grading warns until it is there. Where the
+# PostgreSQL gradebook tests are required (CNN_COURSE_REQUIRE_POSTGRES=1: .ci/run), the
+# server's binaries too: tests/test_postgres.py starts a throwaway server of its own.
+system_tools() {
+    local missing=()
+    command -v bwrap >/dev/null || missing+=(bubblewrap)
+    if [ "${CNN_COURSE_REQUIRE_POSTGRES:-}" = 1 ] && ! command -v initdb >/dev/null &&
+        ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+        missing+=(postgresql)
+    fi
+    [ ${#missing[@]} = 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "==> installing bubblewrap (the grading sandbox)"
-        apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null
-    else
+        echo "==> installing ${missing[*]}"
+        # no service started by the package: the tests start, and stop, their own server
+        local policy=/usr/sbin/policy-rc.d no_policy= rc=0
+        if [ ! -e $policy ]; then
+            no_policy=1 && printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy
+        fi
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+        [ -z "$no_policy" ] || rm -f $policy
+        return $rc
+    elif [ "${missing[0]}" = bubblewrap ]; then
         echo "==> note: bubblewrap is not installed, so grading runs student code unisolated." >&2
         echo "    Install it with: sudo apt-get install bubblewrap" >&2
     fi

@@ -64,16 +64,23 @@ def nbgrader(*args, cwd: Path, show=None) -> subprocess.CompletedProcess:
 
 
 def build(release_dir: Path | None = None) -> Path:
-    """Generate the release of every problem set; returns the release folder."""
+    """Generate the release of every problem set; returns the release folder.
+
+    The release in ``exercises/`` registers the assignments in the course's gradebook
+    (nbgrader's ``db_url``), as ``nbgrader generate_assignment`` does, so that
+    ``nbgrader autograde`` works next; any other release uses a scratch gradebook."""
     root = _repo_root()
     release = release_dir or root / "exercises"
-    db = root / "build" / "release-gradebook.db"
-    db.parent.mkdir(exist_ok=True)
+    db_args = []
+    if release_dir is not None:
+        db = root / "build" / "release-gradebook.db"
+        db.parent.mkdir(exist_ok=True)
+        db_args = [f"--CourseDirectory.db_url=sqlite:///{db}"]
     for ps in AVAILABLE:
         print(f"building {ps}: solutions/{ps} -> {release / ps}", flush=True)
         nbgrader("generate_assignment", ps, "--force",
-                 f"--CourseDirectory.release_directory={release}",
-                 f"--CourseDirectory.db_url=sqlite:///{db}", "--log-level=WARN", cwd=root)
+                 f"--CourseDirectory.release_directory={release}", *db_args,
+                 "--log-level=WARN", cwd=root)
     if release_dir is None:
         layout.update()  # what the grader grades comes from the same source
     return release
