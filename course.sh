@@ -33,13 +33,18 @@ setup() {
 # Grading runs student code in a bubblewrap sandbox (grader/isolation.py). As root we
 # install it; otherwise we say how, and grading warns until it is there. Where the
 # PostgreSQL gradebook tests are required (CNN_COURSE_REQUIRE_POSTGRES=1: .ci/run), the
-# server's binaries too: tests/test_postgres.py starts a throwaway server of its own.
+# server's binaries too: tests/test_postgres.py starts a throwaway server of its own. Where
+# the browser test of `cnn-course report` is required (CNN_COURSE_REQUIRE_BROWSER=1:
+# .ci/run), Chromium: tests/test_report.py drives it with Playwright, which downloads none.
 system_tools() {
     local missing=()
     command -v bwrap >/dev/null || missing+=(bubblewrap)
     if [ "${CNN_COURSE_REQUIRE_POSTGRES:-}" = 1 ] && ! command -v initdb >/dev/null &&
         ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
         missing+=(postgresql)
+    fi
+    if [ "${CNN_COURSE_REQUIRE_BROWSER:-}" = 1 ] && ! command -v chromium >/dev/null; then
+        missing+=(chromium)
     fi
     [ ${#missing[@]} = 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

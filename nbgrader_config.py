@@ -2,14 +2,16 @@
 
 `solutions/` is nbgrader's source folder and `exercises/` its release folder:
 
-    nbgrader generate_assignment ps01_convolution --force   # solutions/ -> exercises/
+    nbgrader generate_assignment ps01_convolution --force   # solutions/ -> exercises/, gradebook
+    nbgrader zip_collect ps01_convolution                    # downloaded/ (LMS zip) -> submitted/
     nbgrader autograde ps01_convolution                      # submitted/ -> autograded/
     nbgrader generate_feedback ps01_convolution              # autograded/ -> feedback/
     nbgrader export                                          # grades.csv
 
-The gradebook is SQLite (`gradebook.db` here) unless you set a database URL:
+The gradebook is SQLite (`gradebook.db` here) unless you set a database URL (the password
+in ~/.pgpass, not here):
 
-    c.CourseDirectory.db_url = "postgresql://user:password@host/cnn_course"
+    c.CourseDirectory.db_url = "postgresql://user@host/cnn_course"
 """
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -70,3 +72,18 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# --- Submissions downloaded from Canvas (or another LMS): `nbgrader zip_collect ASSIGNMENT`
+# extracts downloaded/<assignment>/archive/*.zip into downloaded/<assignment>/extracted/ and
+# copies each notebook to submitted/<student id>/<assignment>/.  Canvas names the files
+# <name>_<user id>_<submission id>_<file name>, and <name>_late_<user id>_... when late:
+#     smithjohn_12345_6789012_convolution.ipynb -> submitted/12345/<assignment>/convolution.ipynb
+# The student id is Canvas's user id: unique (two John Smiths are two students) and the ID
+# column of Canvas's gradebook, so grades.csv goes back to it.  The pattern is matched against
+# the file's whole path.  "-1" (Canvas renames a resubmitted file) and " (1)" (a browser's
+# second download) are dropped from the notebook's name, which must be the release's.
+# Another LMS: set a named_regexp with the groups student_id and file_id (and optionally late).
+c.ZipCollectApp.collector_plugin = "grader.lms.CanvasCollector"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/[^/]*?(?P<late>_(?i:late))?_(?P<student_id>\d+)_\d+_"
+    r"(?P<file_id>[^/]+?)(?:-\d+| \(\d+\))?\.ipynb$")

@@ -173,6 +173,13 @@ def main(argv=None) -> int:
         print(f"cannot grade {args.notebook}: {err}", file=sys.stderr)
         return 2
 
+    # before the grader starts (it imports PyTorch): a path that is no notebook file
+    if not args.notebook.exists():
+        return cannot("no such file")
+    if not args.notebook.is_file():
+        return cannot("not a file (give the path of a notebook, .ipynb)")
+    if not args.budget > 0:  # nan too
+        return cannot(f"--budget must be a positive number of seconds, not {args.budget:g}")
     try:
         secret = grading_secret.load(args.secret_file)
         grader = NotebookGrader(args.notebook, problem_set=args.problem_set,

@@ -192,7 +192,8 @@ def build():
             "mobilenet_v2_function", "MobileNetV2 computes torchvision's",
             cls="MobileNetV2",
             examples=[mobilenet_v2((1, 3, 32, 32)),
-                      mobilenet_v2((2, 3, 224, 224), width_mult=0.5, num_classes=10)]),
+                      # the paper's resolutions run from 96 to 224 px
+                      mobilenet_v2((2, 3, 128, 128), width_mult=0.5, num_classes=10)]),
         InitCheck(
             "mobilenet_v2_init", "MobileNetV2 starts as torchvision's: He initialisation "
             "(fan_out), BatchNorm 1 and 0, the classifier normal(0, 0.01) with zero bias",
