@@ -42,7 +42,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import __version__, layout as layouts, notebook as nbio, secret as grading_secret
+from . import __version__, gradebook, layout as layouts, notebook as nbio, secret as grading_secret
 from .isolation import IsolationUnavailable
 
 #: where, under the course folder, the coordinator keeps the workers' results
@@ -328,23 +328,13 @@ def find_submissions(coursedir, assignment: str) -> list[Submission]:
                 out.append(Submission(student, name, path.stem, path.resolve()))
     if unknown:
         raise SystemExit(f"cnn-course grade: no assignment {', '.join(sorted(unknown))} in the "
-                         f"gradebook {_shown_url(coursedir.db_url)}: run `nbgrader "
+                         f"gradebook {gradebook.shown_url(coursedir.db_url)}: run `nbgrader "
                          "generate_assignment` (or "
                          "`nbgrader db assignment add`) first")
     if not out:
         print(f"cnn-course grade: no submissions in {root / coursedir.submitted_directory}"
               f"/*/{assignment}/", file=sys.stderr)
     return out
-
-
-def _shown_url(db_url: str) -> str:
-    """A database URL as it may be printed: without its password."""
-    from sqlalchemy.engine import make_url
-    try:
-        url = make_url(db_url)
-        return db_url if url.password is None else url.render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nbgrader says so
-        return "(the configured db_url)"
 
 
 @contextlib.contextmanager

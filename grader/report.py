@@ -104,25 +104,14 @@ def issues(record: dict) -> list[Issue]:
     return out
 
 
-def _require_database(db_url: str) -> None:
-    """nbgrader's Gradebook creates an SQLite file that is not there: a report must not."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-            and not Path(url.database).exists():
-        raise SystemExit(f"cnn-course report: no gradebook at {url.database}")
-
-
 def load(assignment: str, db_url: str, course_id: str, results_dir: Path) -> ClassReport:
     """The gradebook's scores of ``assignment`` and the stored results under
     ``results_dir`` (``<student>/<assignment>/<notebook>.json``), where there are any."""
-    _require_database(db_url)
     rows = [r for r in gradebook.rows(db_url, course_id) if r.assignment == assignment]
     if not rows:
-        raise SystemExit(f"cnn-course report: no graded submissions of {assignment} in the "
-                         f"gradebook {parallel._shown_url(db_url)}: grade them first "
-                         f"(`cnn-course grade {assignment}`)")
+        raise gradebook.GradebookError(
+            f"no graded submissions of {assignment} in the gradebook "
+            f"{gradebook.shown_url(db_url)}: grade them first (`cnn-course grade {assignment}`)")
     students = []
     for row in rows:
         student = Student(row.student, row.auto_score, row.auto_max,

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from grader import cli
-from grader.release import unsaved_work
 from grader.problems import AVAILABLE
+from grader.release import unsaved_work
 from tests.conftest import ROOT, notebook_name, release, solution
 
 PS = "ps01_convolution"

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from nbgrader.api import Gradebook
 
-from grader import checks, cli, parallel, report
+from grader import checks, cli, gradebook, parallel, report
 from grader.sandbox import Sandbox, SandboxTimeout
 
 ASSIGNMENT, NOTEBOOK = "ps01_convolution", "convolution"
@@ -192,10 +192,11 @@ def test_without_stored_results_the_report_says_timings_are_unavailable(course, 
 
 def test_it_never_creates_a_gradebook_nor_reports_an_ungraded_assignment(course, tmp_path):
     missing = tmp_path / "gradebook.db"
-    with pytest.raises(SystemExit, match="no gradebook at"):
+    with pytest.raises(gradebook.GradebookError, match="no gradebook at"):
         report.load(ASSIGNMENT, f"sqlite:///{missing}", "cnn-course", tmp_path)
     assert not missing.exists()
-    with pytest.raises(SystemExit, match="no graded submissions of ps02_convolution_zoo"):
+    with pytest.raises(gradebook.GradebookError,
+                       match="no graded submissions of ps02_convolution_zoo"):
         report.load("ps02_convolution_zoo", f"sqlite:///{course / 'gradebook.db'}",
                     "cnn-course", tmp_path)
 
