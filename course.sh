@@ -6,6 +6,9 @@
 #   ./course.sh test   run the whole test suite, one pytest-xdist worker per core
 #                      (-m "not slow": the fast tier; --update: rewrite the snapshots)
 #
+# and `./course.sh setup` only sets up, with nbgrader's whole UI in JupyterLab;
+# `./course.sh setup --student` turns its instructor parts off (grader/student_setup.py).
+#
 # Set PYTHON to choose the interpreter that creates .venv (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -77,10 +80,16 @@ case "${1:-}" in
         exec python -m pytest -n auto "$@"
         ;;
     setup)
+        case "${2:-}" in
+            --student) who=--student ;;
+            "") who=--instructor ;;
+            *) echo "usage: ./course.sh setup [--student]" >&2 && exit 2 ;;
+        esac
         setup
+        .venv/bin/python -m grader.student_setup "$who"
         ;;
     *)
-        echo "usage: ./course.sh demo | test [pytest args] | setup" >&2
+        echo "usage: ./course.sh demo | test [pytest args] | setup [--student]" >&2
         exit 2
         ;;
 esac

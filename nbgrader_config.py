@@ -62,9 +62,13 @@ c.GradeOutOfProcess.budget_s = 600
 c.OverwriteCells.add_missing_cells = True
 # `nbgrader validate` runs the notebook in the student's kernel: answer cells that never
 # finish are interrupted after 30 s, and check cells, which run the checks there, get longer.
-from grader.nbgrader_plugin import execute_timeout  # noqa: E402
+# Its kernel encrypts its local traffic where it can (else ipykernel warns on every run).
+# (Importing the plugin also silences nbgrader's harmless SQLAlchemy warnings.)
+from grader.nbgrader_plugin import execute_timeout, kernel_encryption  # noqa: E402
 
 c.Execute.timeout_func = execute_timeout
+if kernel_encryption():
+    c.KernelManager.transport_encryption = "auto"
 
 # Feedback must not show the source of hidden tests.
 c.GenerateFeedback.preprocessors = [

@@ -1,6 +1,7 @@
 """`cnn-course`: build the exercises, grade the sample class, print a gradebook.
 
     cnn-course start ps01       # students: copy problem set 1 into work/ and work there
+    cnn-course validate NB      # students: run a notebook's checks, summarise, exit 1 on a failure
     cnn-course build            # solutions/ -> exercises/ with nbgrader (never over edits)
     cnn-course build --check    # fail if exercises/ or grader/layouts/ is stale
     cnn-course demo             # build, autograde the sample class, feedback, gradebook
@@ -227,6 +228,46 @@ def start(name: str, work: Path | None = None) -> int:
     return 1 if kept else 0
 
 
+def validate(notebooks: list[Path]) -> int:
+    """`cnn-course validate`: nbgrader's validation of each notebook, with the course's
+    configuration, then a summary of its points; exit 1 when a check cell fails or was edited
+    (``nbgrader validate`` exits 0 either way)."""
+    from nbgrader.validator import Validator
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .notebook import nbgrader_meta, parse_calls, read
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(_repo_root())).load_config()
+    failures = 0
+    for path in notebooks:
+        if not path.is_file():
+            raise CommandError(f"no notebook {shown(path)}")
+        cells = read(path).cells
+        points = {c.source.strip(): nbgrader_meta(c).get("points", 0) for c in cells
+                  if nbgrader_meta(c).get("grade") and parse_calls(c.source)}
+        names = {c.source.strip(): nbgrader_meta(c).get("grade_id", "?") for c in cells}
+        results = Validator(config=config).validate(str(path.resolve()))
+        edited = results.get("type_changed", []) + results.get("changed", [])
+        failed = {c["source"]: c["raw_error"] for c in results.get("failed", [])}
+        total = sum(points.values())
+        lost = sum(p for source, p in points.items() if source in failed)
+        if edited:
+            print(f"{shown(path)}: {len(edited)} locked cell(s) were edited, so validation "
+                  "stopped; restore them from the release (`cnn-course start` copies it "
+                  "beside your work):")
+            for cell in edited:
+                print("\n".join("    " + line for line in cell["source"].splitlines()))
+        else:
+            print(f"{shown(path)}: {total - lost:g} of the {total:g} points checked here pass"
+                  + (f"; {len(failed)} cell(s) fail:" if failed else "."))
+            for source, error in failed.items():
+                error = error.strip()  # a check's message names it; nbgrader's own do not
+                print("\n" + (error if error.startswith("FAILED") else
+                               f"FAILED: {names.get(source, '?')}: {error}"))
+        failures += bool(edited or failed)
+    return 1 if failures else 0
+
+
 # --- grading -------------------------------------------------------------------------------
 
 
@@ -416,6 +457,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", type=Path, metavar="DIR",
                    help=f"the folder that receives PS/ (default: {WORK_DIR}/ in the course, "
                         "which git ignores)")
+    v = sub.add_parser("validate", help="students: run a notebook's checks as nbgrader "
+                       "validate does, and summarise its points (exit 1 on a failure)",
+                       description="Run the notebook in a fresh kernel with nbgrader's "
+                       "validator and the course's configuration, then print how many points "
+                       "pass and each failing check. Exits 1 when a check fails or a locked "
+                       "cell was edited.")
+    v.set_defaults(run=lambda a: validate(a.notebooks))
+    v.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK",
+                   help="a notebook, e.g. work/ps01_convolution/convolution.ipynb")
     b = sub.add_parser("build", help="generate exercises/ from solutions/ with nbgrader",
                        description="Generate exercises/ from solutions/ with nbgrader and "
                        "grader/layouts/ from the same source. Refuses to overwrite a release "

@@ -39,16 +39,18 @@ README_SECTIONS = ("Syllabus", "For students")
 STUDENT_CONFIG = '''\
 """nbgrader configuration for the students of cnn-course.
 
-`nbgrader validate exercises/<problem set>/<notebook>.ipynb` runs the notebook in your
-kernel; its check cells get the time the property tests need.
+`cnn-course validate work/<problem set>/<notebook>.ipynb` (or `nbgrader validate`) runs the
+notebook in a fresh kernel; its check cells get the time the property tests need.
 """
 c = get_config()  # noqa: F821 - provided by nbgrader
 
 c.CourseDirectory.course_id = "cnn-course"
 
-from grader.nbgrader_plugin import execute_timeout  # noqa: E402
+from grader.nbgrader_plugin import execute_timeout, kernel_encryption  # noqa: E402
 
 c.Execute.timeout_func = execute_timeout
+if kernel_encryption():
+    c.KernelManager.transport_encryption = "auto"
 '''
 
 # Answers that ship on purpose, by (answer, file in the copy). A new file or a new answer

@@ -9,28 +9,37 @@ with the instructor's privileges.
   rest of the class is graded and this student's check cells fail with the reason;
 * ``DeduplicateCells`` and ``RestoreCells`` replace nbgrader's
   ``DeduplicateIds`` and ``OverwriteCells`` when sanitizing: they survive copied,
-  mangled and foreign cell metadata, on which nbgrader crashes (issue #1083);
+  mangled and foreign cell metadata, on which nbgrader crashes (issue #1083), and
+  take a check cell as released (its hidden tests removed) for unedited
+  (nbgrader issue #1961);
 * ``GradeOutOfProcess`` grades the notebook's answer cells in a sandbox and
-  writes every check cell's output: a stream for a pass, an error for a failure.
+  writes every check cell's output: a stream for a pass, an error for a failure,
+  each message once.
   nbgrader then scores the cells from those outputs as usual.  With
   ``results_directory`` (``cnn-course grade``, ``grader.parallel``) it takes the
   verdicts Dask workers gave for the same answer cells instead of grading again;
   both grade with ``grade_notebook``;
 * ``StripHiddenTests`` removes hidden test source from generated feedback;
-* ``execute_timeout`` gives each cell its time limit under ``nbgrader validate``.
+* ``execute_timeout`` gives each cell its time limit under ``nbgrader validate``;
+  ``kernel_encryption`` says whether its kernel can encrypt its traffic.
+
+Importing this module (``nbgrader_config.py`` does, in every nbgrader app) silences
+nbgrader's known harmless SQLAlchemy warnings.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 import traceback
+import warnings
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import Bool, Float, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from sqlalchemy.exc import SAWarning
+from traitlets import Bool, Float, List, Unicode
 
 from . import layout as layouts, notebook as nbio, parallel, secret as grading_secret
 from .isolation import IsolationUnavailable
@@ -48,9 +57,30 @@ INTERNAL_ERROR = ("Internal grader error: this cell could not be graded. Your in
                   "the log and will regrade it.")
 
 
+def quiet_known_warnings() -> None:
+    """Silence nbgrader's harmless warnings (done on import): its gradebook adds a new
+    submission to a student and an assignment while SQLAlchemy autoflushes, which warns
+    for every submission autograded, and saves it all the same."""
+    warnings.filterwarnings("ignore", r"Object of type <Submitted\w+> not in session, add "
+                            r"operation along", SAWarning, r"nbgrader\.api$")
+
+
+quiet_known_warnings()
+
+
 def execute_timeout(cell) -> int:
     """The time limit of one cell under nbgrader's ``Execute`` (its ``timeout_func``)."""
     return CHECK_CELL_TIMEOUT if nbgrader_meta(cell).get("grade") else ANSWER_CELL_TIMEOUT
+
+
+def kernel_encryption() -> bool:
+    """Whether a kernel that ``nbgrader validate`` starts can encrypt its TCP traffic
+    (``KernelManager.transport_encryption``, jupyter_client 8.10; pyzmq with CurveZMQ).
+    Unencrypted, ipykernel warns on stderr that it is not."""
+    import zmq
+    from jupyter_client import KernelManager
+    return KernelManager.class_traits(config=True).get("transport_encryption") is not None \
+        and zmq.has("curve")
 
 
 def _who(resources) -> str:
@@ -124,24 +154,47 @@ class RestoreCells(OverwriteCells):
     """nbgrader's ``OverwriteCells``, taking all of a cell's nbgrader metadata from the
     source (the flags too, not only the points), dropping it from cells the source does
     not have, and restoring a deleted check cell even when the cell before it is gone
-    too (where nbgrader's ``add_missing_cells`` raises ``KeyError``)."""
+    too (where nbgrader's ``add_missing_cells`` raises ``KeyError``).
+
+    A locked cell as released is unedited: the gradebook holds the checksum of the
+    source's check cell, hidden tests included, which nbgrader takes for an edit of
+    every check cell (nbgrader issue #1961).  An edited one is still reported, and
+    like any locked cell, restored from the source."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
+        self._who = _who(resources)
         with Gradebook(info["db_url"]) as gb:
-            self._source = _source_metadata(gb.find_notebook(info["notebook"],
-                                                             info["assignment"]))
+            source_nb = gb.find_notebook(info["notebook"], info["assignment"])
+            self._source = _source_metadata(source_nb)
+            self._locked = {c.name: c.source for c in source_nb.source_cells if c.locked}
+        clear = ClearHiddenTests(parent=self)  # as `nbgrader generate_assignment` released it
+        self._released = {}
+        for gid, source in self._locked.items():
+            cell = NotebookNode(source=source)
+            clear._remove_hidden_test_region(cell)
+            self._released[gid] = cell.source
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         gid = nbgrader_meta(cell).get("grade_id")
         if gid in self._source:
             cell.metadata["nbgrader"] = dict(self._source[gid])
+            if gid in self._locked and cell.source == self._released[gid]:
+                cell.source = self._locked[gid]
         elif "nbgrader" in cell.metadata:
             self.log.warning("grader: %s: cell %r is not in the source notebook; it is a plain "
                              "cell now", _who(resources), gid)
             del cell.metadata["nbgrader"]
         return super().preprocess_cell(cell, resources, index)
+
+    def report_change(self, name, attr, old, new):
+        if attr == "checksum":
+            self.log.warning("grader: %s: locked cell %r was edited; the source's is restored",
+                             self._who, name)
+        else:
+            self.log.warning("grader: %s: the %s of cell %r has changed (should be: %s, got: "
+                             "%s); the source's is restored", self._who, attr, name, old, new)
 
     def add_missing_grade_cells(self, nb, resources):
         source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
@@ -155,13 +208,24 @@ class RestoreCells(OverwriteCells):
                              _who(resources), grade_cell.name)
             earlier = set(order[:order.index(grade_cell.name)])
             at = max((i + 1 for i, gid in enumerate(present) if gid in earlier), default=0)
-            nb.cells.insert(at, self.missing_cell_transform(
+            cell = self.missing_cell_transform(
                 source_nb.source_cells[order.index(grade_cell.name)], grade_cell.max_score,
-                is_solution=grade_cell.name in solutions))
+                is_solution=grade_cell.name in solutions)
+            if nb.get("nbformat_minor", 0) >= 5:  # cells have ids (else nbformat warns)
+                cell.id = nbformat.v4.new_code_cell().id
+            nb.cells.insert(at, cell)
         return nb, resources
 
 
+_PASSED = re.compile(r"(PASSED: .*) \((\d+) examples\)")
+
+
 def _passed_output(text: str) -> NotebookNode:
+    # A check cell calls its check on the public examples, then in its hidden tests on the
+    # hidden ones (grader/layouts/): one line says both passed.
+    lines = [_PASSED.fullmatch(p) for p in text.split("\n\n")]
+    if len(lines) == 2 and all(lines) and lines[0][1] == lines[1][1]:
+        text = f"{lines[0][1]} ({lines[0][2]} examples, then {lines[1][2]} hidden ones)"
     return NotebookNode(output_type="stream", name="stdout", text=text + "\n")
 
 
@@ -292,6 +356,11 @@ def strip_hidden(source: str) -> str:
 
 
 class StripHiddenTests(NbGraderPreprocessor):
+    # set by the HTML exporter for every preprocessor: configurable, as in nbgrader's
+    # GetGrades, or generate_feedback warns that it is not
+    display_data_priority = List(NbGraderPreprocessor.class_traits()[
+        "display_data_priority"].default()).tag(config=True)
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code":
             cell.source = strip_hidden(cell.source)

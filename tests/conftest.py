@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -114,3 +118,49 @@ def one_thread():
     from lectures import lecture_tools
     with lecture_tools.one_thread():
         yield
+
+
+# --- a real browser (tests/test_report.py, tests/browser/) -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's Chromium, driven by Playwright: skipped where either is missing, unless
+    CNN_COURSE_REQUIRE_BROWSER=1 (CI), where that fails."""
+    why = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        why = "Playwright is not installed (pip install -e '.[dev]')"
+    executable = shutil.which("chromium")
+    if why is None and executable is None:
+        why = "no chromium on PATH (apt-get install chromium)"
+    if why and os.environ.get("CNN_COURSE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"CNN_COURSE_REQUIRE_BROWSER=1, but {why}")
+    if why:
+        pytest.skip(why)
+    return executable
+
+
+def launch(playwright, executable: str):
+    """Headless Chromium; its own sandbox refuses to start as root (CI, containers)."""
+    return playwright.chromium.launch(executable_path=executable,
+                                      args=["--no-sandbox"] if os.geteuid() == 0 else [])
+
+
+def throwaway_jupyter(tmp: Path) -> dict:
+    """The environment of a throwaway virtualenv that imports this one's packages, with a
+    copy of its Jupyter configuration: what ``--sys-prefix`` writes (the student setup)
+    lands there, never in ``.venv``.  ``PYTHON`` is its interpreter."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    (site / "parent.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_path('purelib')!r})\n")
+    shutil.copytree(Path(sys.prefix, "etc", "jupyter"), venv / "etc" / "jupyter")
+    return dict(os.environ, PYTHON=str(venv / "bin" / "python"),
+                PATH=f"{venv / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+                     f"{os.environ.get('PATH', '')}",
+                JUPYTER_PATH=str(Path(sys.prefix, "share", "jupyter")),  # the lab extensions
+                JUPYTERLAB_DIR=str(Path(sys.prefix, "share", "jupyter", "lab")),
+                JUPYTER_CONFIG_DIR=str(tmp / "user"))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
-import os
 import re
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +14,7 @@ from nbgrader.api import Gradebook
 
 from grader import checks, cli, gradebook, parallel, report
 from grader.sandbox import Sandbox, SandboxTimeout
+from tests.conftest import launch
 
 ASSIGNMENT, NOTEBOOK = "ps01_convolution", "convolution"
 #: grade id -> points
@@ -204,33 +203,12 @@ def test_it_never_creates_a_gradebook_nor_reports_an_ungraded_assignment(course,
 # --- in a real browser --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium, driven by Playwright: skipped where either is missing, unless
-    CNN_COURSE_REQUIRE_BROWSER=1 (CI), where that fails."""
-    why = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        why = "Playwright is not installed (pip install -e '.[dev]')"
-    executable = shutil.which("chromium")
-    if why is None and executable is None:
-        why = "no chromium on PATH (apt-get install chromium)"
-    if why and os.environ.get("CNN_COURSE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CNN_COURSE_REQUIRE_BROWSER=1, but {why}")
-    if why:
-        pytest.skip(why)
-    return executable
-
-
 def test_the_page_loads_without_errors_and_its_plots_render(chromium, ran, course):
     from playwright.sync_api import sync_playwright
 
     url = (course / "reports" / f"{ASSIGNMENT}.html").as_uri()
     with sync_playwright() as p:
-        # Chromium's own sandbox refuses to start as root (CI, containers)
-        browser = p.chromium.launch(executable_path=chromium,
-                                    args=["--no-sandbox"] if os.geteuid() == 0 else [])
+        browser = launch(p, chromium)
         try:
             page = browser.new_page()
             problems, requests = [], []

@@ -18,14 +18,16 @@ AVAILABLE = (
 
 
 def lazy_problem_set(module_name: str, build):
-    """``(check, __getattr__)`` for a problem-set module whose checks are built lazily.
+    """``(check, progress, __getattr__)`` for a problem-set module whose checks are built lazily.
 
-    ``PROBLEM_SET`` becomes a module attribute on first access (PEP 562), and
-    ``check(check_id, profile="quick")`` runs a check from a notebook cell.
+    ``PROBLEM_SET`` becomes a module attribute on first access (PEP 562),
+    ``check(check_id, profile="quick")`` runs a check from a notebook cell, and
+    ``progress()`` prints the points passing so far (the notebook's last cell).
     """
     import sys
 
     cache = {}
+    ps_name = module_name.rsplit(".", 1)[1]
 
     def problem_set():
         if "ps" not in cache:
@@ -35,11 +37,15 @@ def lazy_problem_set(module_name: str, build):
     def check(check_id: str, profile: str = "quick") -> None:
         __tracebackhide__ = True  # noqa: F841
         from ..kernel import check_in_kernel
-        check_in_kernel(problem_set, check_id, profile, sys._getframe(1).f_globals)
+        check_in_kernel(problem_set, ps_name, check_id, profile, sys._getframe(1).f_globals)
+
+    def progress() -> None:
+        from .. import kernel
+        print(kernel.progress(ps_name))
 
     def __getattr__(name):
         if name == "PROBLEM_SET":
             return problem_set()
         raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
 
-    return check, __getattr__
+    return check, progress, __getattr__

@@ -139,4 +139,4 @@ def build():
 
 # `from grader.problems.ps01_convolution import check` in a notebook stays cheap:
 # during autograde the kernel only prints a note, without importing torch.
-check, __getattr__ = lazy_problem_set(__name__, build)
+check, progress, __getattr__ = lazy_problem_set(__name__, build)

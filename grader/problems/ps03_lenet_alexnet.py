@@ -106,4 +106,4 @@ def build():
     ])
 
 
-check, __getattr__ = lazy_problem_set(__name__, build)
+check, progress, __getattr__ = lazy_problem_set(__name__, build)

@@ -140,4 +140,4 @@ def build():
     ])
 
 
-check, __getattr__ = lazy_problem_set(__name__, build)
+check, progress, __getattr__ = lazy_problem_set(__name__, build)

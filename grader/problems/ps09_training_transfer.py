@@ -469,4 +469,4 @@ def build():
                       sandbox_hides=("sklearn/datasets/data", "sklearn/datasets/images"))
 
 
-check, __getattr__ = lazy_problem_set(__name__, build)
+check, progress, __getattr__ = lazy_problem_set(__name__, build)
