@@ -20,6 +20,7 @@ grader turns that off (``_draw_from_strategies_only``).
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import time
 import warnings
@@ -182,17 +183,36 @@ def student_error(name: str, err, call) -> str:
     return f"`{name}` raised {err.type}: {err.message}\n{call}\n{err.traceback}"
 
 
+#: True while :func:`search` checks a call that Hypothesis found and will shrink if it fails:
+#: a failing call is then reported as the smallest found.  False for a fixed example
+#: (``@example``), with shrinking off, and outside a search.
+_shrinking = contextvars.ContextVar("shrinking", default=False)
+
+
 class _LazyCall:
-    """The call, printed only when a message needs it (printing arrays is slow)."""
+    """The call, printed only when a message needs it (printing arrays is slow), under a
+    heading that says whether it was shrunk (``messages.call_heading``)."""
 
     def __init__(self, name, reference, args, kwargs):
         self.parts = (name, reference, args, kwargs)
+        self.shrunk = _shrinking.get()
 
     def __str__(self):
-        return "Smallest failing call found:\n" + msg.show_call(*self.parts)
+        return msg.call_heading(self.shrunk) + "\n" + msg.show_call(*self.parts)
 
     def __format__(self, spec):
         return format(str(self), spec)
+
+
+class _Explicit:
+    """A fixed example, marked so that :func:`search` knows it was not found and shrunk."""
+    __slots__ = ("case",)
+
+    def __init__(self, case):
+        self.case = case
+
+    def __repr__(self):
+        return f"_Explicit({self.case!r})"
 
 
 def work_clock(target: Target) -> Callable[[], float]:
@@ -218,6 +238,9 @@ def search(check_id: str, name: str, strategy, examples: Sequence, n_examples: i
 
     def body(case):
         nonlocal count
+        explicit = isinstance(case, _Explicit)
+        if explicit:
+            case = case.case
         elapsed = clock() - start
         if elapsed > profile.budget_s:
             if last_failure:
@@ -227,21 +250,25 @@ def search(check_id: str, name: str, strategy, examples: Sequence, n_examples: i
                          f"{elapsed:.0f} s (limit {profile.budget_s:.0f} s for "
                          f"{n_examples}).")
         if last_failure and (count - first_failure[0] > SHRINK_CALLS or
-                             time.monotonic() - first_failure[1] > SHRINK_SECONDS):
-            # Enough shrinking.  Only the message can depend on this stop, never the score.
+                             clock() - first_failure[1] > SHRINK_SECONDS):
+            # Enough shrinking.  Only the message can depend on this stop, never the score;
+            # work time, not the wall clock, so that a busy machine does not change it either.
             raise _Abort(last_failure[-1])
         count += 1
+        shrinking = _shrinking.set(profile.shrink and not explicit)
         try:
             one(case)
         except CheckFailed as failure:
             if not last_failure:
-                first_failure[:] = [count, time.monotonic()]
+                first_failure[:] = [count, clock()]
             last_failure.append(str(failure))
             raise
+        finally:
+            _shrinking.reset(shrinking)
 
     test = given(strategy)(body)
     for case in examples:
-        test = example(case)(test)
+        test = example(_Explicit(case))(test)
     test = hypothesis_settings(dataclasses.replace(profile, max_examples=n_examples))(test)
     test = seed(profile.seed(check_id))(test)
     try:

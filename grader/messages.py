@@ -14,16 +14,82 @@ FULL_PRINT_LIMIT = 200  # arrays up to this many entries are printed in full
 
 
 def show_array(a: np.ndarray, indent: str = "    ") -> str:
+    """``a``'s shape and dtype, then its values (all of them, up to ``FULL_PRINT_LIMIT``).
+
+    Every entry takes the same width, so columns line up across the whole array.
+    Integral floats print as integers (``-4``, not ``-4.``), which is what they are.
+    An array of more than two axes prints as its 2-D slices, one after another, each
+    labelled with its index (``[0, 1, :, :]``): NumPy's nested brackets and blank
+    lines start every slice at another column.
+    """
     head = f"array of shape {tuple(a.shape)}, dtype {a.dtype}"
     if a.size <= FULL_PRINT_LIMIT:
-        body = np.array2string(a, precision=4, suppress_small=True, max_line_width=100,
-                               threshold=FULL_PRINT_LIMIT + 1)
+        body = _values(a)
     else:
         flat = a.ravel()
         body = (f"(too large to print; first entries {np.array2string(flat[:8], precision=4)}, "
                 f"min {flat.min():.4g}, max {flat.max():.4g})")
-    body = "\n".join(indent + line for line in body.splitlines())
+    body = "\n".join((indent + line).rstrip() for line in body.splitlines())
     return f"{head}:\n{body}"
+
+
+_PRINT = dict(precision=4, suppress_small=True, max_line_width=100,
+              threshold=FULL_PRINT_LIMIT + 1)
+
+
+def _values(a: np.ndarray) -> str:
+    shown = _as_integers(a)
+    entry = _entry_format(shown)
+    if entry is None:  # entries of uneven widths (strings, objects): NumPy's own layout
+        return np.array2string(shown, **_PRINT)
+    print_options = dict(_PRINT, formatter={"all": entry})
+    if shown.ndim <= 2:
+        return np.array2string(shown, **print_options)
+    slices, widths = [], [len(str(n - 1)) for n in shown.shape[:-2]]
+    for index in np.ndindex(*shown.shape[:-2]):
+        label = "[" + ", ".join([str(i).rjust(w) for i, w in zip(index, widths)]
+                                + [":", ":"]) + "] = "
+        grid = np.array2string(shown[index], prefix=label, **print_options)
+        slices.append(label + grid)
+    return "\n".join(slices)
+
+
+def _as_integers(a: np.ndarray) -> np.ndarray:
+    """``a`` as int64 when every entry is a float that is a (not too large) integer."""
+    if a.dtype.kind != "f" or a.size == 0:
+        return a
+    with np.errstate(invalid="ignore"):
+        integral = np.isfinite(a).all() and (a == np.round(a)).all() and \
+            np.abs(a).max() < 1e15
+    return a.astype(np.int64) if integral else a
+
+
+def _entry_format(a: np.ndarray):
+    """One entry's text, padded to the width NumPy gives every entry of ``a``; None when
+    NumPy pads unevenly."""
+    if a.size == 0 or a.dtype.kind not in "biuf":
+        return None
+    flat = a.ravel()
+    text = np.array2string(flat, **dict(_PRINT, max_line_width=2**31))[1:-1]
+    width, rest = divmod(len(text) + 1, flat.size)  # entries and the spaces between them
+    if rest or width < 2 or "\n" in text:
+        return None
+    entries = [text[i * width:(i + 1) * width - 1] for i in range(flat.size)]
+    by_value = {}
+    for v, t in zip(flat.tolist(), entries):
+        by_value.setdefault(_key(v), t)
+    return lambda v: by_value[_key(v)]
+
+
+def _key(v):
+    v = v.item() if hasattr(v, "item") else v
+    return repr(v)
+
+
+def call_heading(shrunk: bool) -> str:
+    """The line above a failing call: "smallest" only for one that Hypothesis found and
+    shrank, not for a fixed example or one reported as found (shrinking off)."""
+    return "Smallest failing call found:" if shrunk else "A failing call:"
 
 
 def bind(func, args, kwargs) -> list[tuple[str, object]]:

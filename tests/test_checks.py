@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import linecache
 import re
 
+import numpy as np
 import pytest
 
 from grader.checks import PROFILES, CheckFailed
+from grader.messages import show_array, show_call
 from grader.problems.ps01_convolution import PROBLEM_SET
 from grader.shortcuts import FROM_SCRATCH
 from grader.target import LocalTarget, RemoteTarget, Target
@@ -42,16 +45,76 @@ def test_both_targets_offer_what_checks_use():
         remote.close()
 
 
+FLIPPED = ANSWERS["conv2d_answer"].replace(
+    'np.einsum("ncijhw,ocij->nohw", xs, ws)', 'np.einsum("ncijhw,ocij->nohw", xs, ws[..., ::-1, ::-1])')
+
+
+def _printed_values(message: str) -> list[str]:
+    """The entries of every array a message prints in full."""
+    rows = re.findall(r"\[\[?([-0-9. e+]*)\]", message)
+    return [v for row in rows for v in row.split()]
+
+
 def test_failure_message_shows_shrunk_call_expected_actual_and_index():
-    flipped = ANSWERS["conv2d_answer"].replace(
-        'np.einsum("ncijhw,ocij->nohw", xs, ws)', 'np.einsum("ncijhw,ocij->nohw", xs, ws[..., ::-1, ::-1])')
-    r = _run("conv2d_basic", conv2d_answer=flipped)
+    r = _run("conv2d_basic", conv2d_answer=FLIPPED)
     assert not r.passed
     for part in ("conv2d without stride", "Smallest failing call found:", "conv2d(x, weight)",
                  "x = array of shape", "Expected (PyTorch):", "Yours:", "First difference at index"):
         assert part in r.message, r.message
     # shrunk: the counterexample is tiny, so it is printed in full
     assert "too large to print" not in r.message
+    # and in small integers, which a student can check by hand
+    values = _printed_values(r.message.split("Expected (PyTorch):")[0])
+    assert values and all(re.fullmatch(r"-?[0-9]", v) for v in values), r.message
+
+
+def test_a_fixed_example_is_a_failing_call_not_the_smallest():
+    # conv2d_single's first example is the lecture's 5x5 image, never shrunk
+    short = ANSWERS["conv2d_single_answer"].replace(
+        "image.shape[0] - kh + 1, image.shape[1] - kw + 1",
+        "image.shape[0] - kh, image.shape[1] - kw")
+    r = _run("conv2d_single", conv2d_single_answer=short)
+    assert not r.passed and "A failing call:\nconv2d_single(image, kernel)" in r.message, r.message
+    assert "mallest" not in r.message and "shape (5, 5)" in r.message
+
+
+def test_without_shrinking_the_call_is_a_failing_call():
+    target = _remote(conv2d_answer=FLIPPED)
+    try:
+        r = PROBLEM_SET["conv2d_basic"].run(target, dataclasses.replace(QUICK, shrink=False))
+    finally:
+        target.close()
+    assert not r.passed and "A failing call:\nconv2d(x, weight" in r.message, r.message
+    assert "mallest" not in r.message
+
+
+def test_arrays_print_aligned_as_labelled_2d_slices():
+    x = np.array([[[[0, 0.5], [-10, 2]], [[1, -1], [3, 0]]]])
+    assert show_array(x) == (
+        "array of shape (1, 2, 2, 2), dtype float64:\n"
+        "    [0, 0, :, :] = [[  0.    0.5]\n"
+        "                    [-10.    2. ]]\n"
+        "    [0, 1, :, :] = [[  1.   -1. ]\n"
+        "                    [  3.    0. ]]")
+    # whole numbers print as such; every slice's columns line up with the others'
+    w = np.arange(-3.0, 9.0).reshape(3, 1, 2, 2)
+    assert show_array(w, indent="  ") == (
+        "array of shape (3, 1, 2, 2), dtype float64:\n"
+        "  [0, 0, :, :] = [[-3 -2]\n"
+        "                  [-1  0]]\n"
+        "  [1, 0, :, :] = [[ 1  2]\n"
+        "                  [ 3  4]]\n"
+        "  [2, 0, :, :] = [[ 5  6]\n"
+        "                  [ 7  8]]")
+    labels = [line.split("=")[0] for line in show_array(np.zeros((1, 11, 1, 1))).splitlines()[1:]]
+    assert labels[0] == "    [0,  0, :, :] " and labels[-1] == "    [0, 10, :, :] "
+    # in a call: no blank lines, no trailing spaces
+    call = show_call("conv2d", lambda x, weight: None, (x, w), {})
+    assert all(line.strip() and line == line.rstrip() for line in call.splitlines()), call
+    # at most two axes: NumPy's layout, as before
+    assert show_array(np.array([[1.5, -2.0], [0.25, 4.0]])) == (
+        "array of shape (2, 2), dtype float64:\n    [[ 1.5  -2.  ]\n     [ 0.25  4.  ]]")
+    assert show_array(np.array([np.nan, 1.0])).endswith("[nan  1.]")
 
 
 @pytest.mark.parametrize("expr, words", [

@@ -3,7 +3,8 @@
 In process: what ``GradeOutOfProcess`` writes, ``RestoreCells`` on a release and on an
 edited check cell (against a gradebook that nbgrader's own preprocessors filled, as
 ``nbgrader generate_assignment`` does), and the warning filter.  With real nbgrader
-(slow): autograde, generate_feedback and validate on part of problem set 1's class.
+(slow): autograde and generate_feedback on part of problem set 1's class (validate:
+tests/test_kernel.py).
 """
 from __future__ import annotations
 
@@ -183,12 +184,3 @@ def test_autograde_and_feedback_say_each_thing_once(tmp_path, snapshot):
     assert "hidden ones)" in html("ada_complete")
     cho = html("cho_flipped")
     assert cho.count("FAILED: conv2d without stride, padding, dilation or bias") == 1
-
-
-@pytest.mark.slow
-def test_validate_is_quiet(tmp_path):
-    nb = tmp_path / notebook_name(PS)
-    nb.write_text((ROOT / "exercises" / PS / nb.name).read_text())
-    proc = _nbgrader("validate", str(nb))
-    assert "VALIDATION FAILED" in proc.stdout
-    assert _warnings(proc.stderr) == [], proc.stderr

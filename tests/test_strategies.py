@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 
 from grader import references as R
 from grader import strategies as S
 from grader.strategies.convolution import (LAYER_BATCH, LAYER_CHANNELS, LAYER_IMAGE,
                                            LAYER_KERNEL, LAYER_MACS)
+from grader.strategies.primitives import MAGNITUDE
 
 FAST = settings(max_examples=150, derandomize=True, database=None, deadline=None)
 
@@ -154,3 +155,56 @@ def test_public_examples_stay_small_and_in_quarters():
             assert (a * 4 == np.round(a * 4)).all() and np.abs(a).max() <= 10
 
     check()
+
+
+# --- shrinking: counterexamples a student can check by hand ------------------------------
+
+SHRINK = settings(max_examples=200, derandomize=True, database=None, deadline=None)
+
+
+def _counterexample(strategy, wrong, reference):
+    """The call on which ``wrong`` and ``reference`` differ, as Hypothesis shrinks it, and
+    every array in it."""
+    def differs(case):
+        (args, kw) = case
+        return not np.allclose(wrong(*args, **kw), reference(*args, **kw))
+    (args, kw) = find(strategy, differs, settings=SHRINK)
+    return [a for a in (*args, *kw.values()) if isinstance(a, np.ndarray)]
+
+
+def _flipped(kernel):
+    return kernel[..., ::-1, ::-1].copy()
+
+
+@pytest.mark.parametrize("strategy, wrong, reference", [
+    (S.conv2d_args(), lambda x, w, **kw: R.conv2d(x, _flipped(w), **kw), R.conv2d),
+    (S.conv2d_single_args(), lambda image, k: R.conv2d_single(image, _flipped(k)),
+     R.conv2d_single),
+], ids=["conv2d", "conv2d_single"])
+def test_a_flipped_kernel_is_shown_on_small_integers(strategy, wrong, reference):
+    # A true convolution instead of PyTorch's cross-correlation: wrong on any input, so the
+    # shrunk one is made of small integers, not quarters up to 10.
+    for a in _counterexample(strategy, wrong, reference):
+        assert (a == np.round(a)).all() and np.abs(a).max() <= 3, a
+
+
+def test_a_bug_that_needs_fractions_is_shown_on_quarters():
+    # Inputs truncated to int: right on integers, so the shrunk call keeps a fraction.
+    shown = _counterexample(S.conv2d_args(), lambda x, w, **kw: R.conv2d(np.trunc(x), w, **kw),
+                            R.conv2d)
+    assert any((a != np.round(a)).any() for a in shown), shown
+    assert all((a * 4 == np.round(a * 4)).all() and np.abs(a).max() <= 3 for a in shown), shown
+
+
+def test_public_values_are_integers_half_the_time_and_quarters_otherwise():
+    kinds = {"integers": 0, "with fractions": 0}
+
+    @FAST
+    @given(S.arrays((3, 4)))
+    def collect(a):
+        assert (a * 4 == np.round(a * 4)).all() and np.abs(a).max() <= MAGNITUDE
+        kinds["integers" if (a == np.round(a)).all() else "with fractions"] += 1
+
+    collect()
+    # integers: every integer array, and quarters that happen to be whole (sparse ones)
+    assert 0.3 * FAST.max_examples <= kinds["with fractions"] <= 0.6 * FAST.max_examples, kinds

@@ -5,7 +5,7 @@ Every strategy builds valid shapes directly instead of filtering with
 kept small: loop-based student code must stay fast, and small counterexamples
 are the readable ones.  The hidden checks' strategies (``thorough=True``) also
 draw full-precision values and, within a budget of multiply-adds, the sizes of
-real layers: small shapes in quarters let wrong code pass.
+real layers: small shapes in small integers and quarters let wrong code pass.
 
 Each argument strategy returns ``(args, kwargs)``: a keyword is left out when
 its value is drawn as "use the default", so the defaults are tested too.

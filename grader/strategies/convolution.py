@@ -31,7 +31,7 @@ def conv2d_args(draw, *, stride: bool = False, padding: bool = False, dilation: 
     defaults (and usually omitted).  ``bias=None`` lets Hypothesis choose.
 
     ``thorough`` draws the hidden examples: full-precision values, and half of
-    them at the size of a real layer.  The public ones, small and in quarters,
+    them at the size of a real layer.  The public ones, small and in integers or quarters,
     pass code that computes in float32, rounds its inputs, or goes wrong only
     beyond a batch of 2, 6 channels, a 4x4 kernel or a 20x20 image.
     """

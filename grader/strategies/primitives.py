@@ -34,32 +34,52 @@ class _CachedStrategies:
 st = _CachedStrategies()
 
 
+#: What a public array's values are made of: Hypothesis shrinks a choice towards its first
+#: option, so a failing call is shown in integers wherever the bug shows on integers too;
+#: one that needs fractions (code that truncates to int) keeps its quarters.
+KINDS = ("small ints", "quarters")
+#: The largest magnitude of a public value; shrinking moves the drawn magnitude towards 1.
+MAGNITUDE = 10
+
+
 @st.composite
 def arrays(draw, shape, *, precise: bool = False) -> np.ndarray:
-    """A float64 array of ``shape`` with values in quarters from -10 to 10.
+    """A float64 array of ``shape``: nonzero integers or (as often) nonzero quarters from
+    -m to m, for a drawn magnitude m of at most ``MAGNITUDE``; half the arrays are sparse.
 
     Quarters are exact in binary, so results print readably, and fractional,
     so code that truncates to int fails.  Negatives matter: max pooling pads
-    with -inf, not 0, which only shows with negative inputs.
+    with -inf, not 0, which only shows with negative inputs; zeros hide it, so
+    only a sparse array has them.
+
+    Shrinking moves towards a call a student can check by hand: integers rather
+    than quarters (``KINDS``), magnitude 1 rather than 10, a sparse array with
+    few nonzeros, then seed 0.  A bug that shows on small integers is shown on
+    small integers (a flipped kernel: ``[[0, 0], [0, -1]]``), one that needs
+    fractions on quarters just as small (``[[0.75]]``).
 
     ``precise`` (the hidden examples): full-precision values whose magnitudes
     span four decades around a drawn scale.  Quarters hide a float32
     computation (their small sums are exact in float32) and code that rounds.
+    They draw no kind and no magnitude.
 
     Values come from a NumPy generator seeded by Hypothesis rather than one
     draw per element: element-wise drawing made generation and shrinking ten
-    times slower.  Shrinking still simplifies: towards a sparse array with few
-    nonzeros, then towards seed 0.
+    times slower.
     """
     size = int(np.prod(shape))
+    if not precise:
+        step = 1 if draw(st.sampled_from(KINDS)) == "small ints" else 4
+        most = draw(st.integers(1, MAGNITUDE)) * step
     sparse = not draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     if precise:
         scale = 10.0 ** draw(st.integers(-2, 2))
         values = rng.uniform(-1, 1, size) * 10.0 ** rng.uniform(-2, 2, size) * scale
-    else:
-        values = rng.integers(-40, 41, size) / 4
+    else:  # -most..-1 and 1..most: zeros (a sparse array's) hide max pooling's padding
+        r = rng.integers(0, 2 * most, size)
+        values = (r - most + (r >= most)) / step
     if sparse:
         nonzero = draw(st.integers(0, size))
         keep = np.zeros(size, dtype=bool)
