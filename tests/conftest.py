@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,11 @@ def one_thread():
     from lectures import lecture_tools
     with lecture_tools.one_thread():
         yield
+
+
+def warning_lines(stderr: str) -> list[str]:
+    """The warnings in a process's stderr: Python's and logged ones."""
+    return [line for line in stderr.splitlines() if re.search(r"Warning\b|WARNING", line)]
 
 
 # --- a real browser (tests/test_report.py, tests/browser/) -----------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import subprocess
 import sys
 import warnings
@@ -25,7 +24,7 @@ from sqlalchemy.exc import SAWarning
 from grader import notebook as nbio
 from grader.nbgrader_plugin import GradeOutOfProcess, RestoreCells, quiet_known_warnings
 from grader.runner import CellResult
-from tests.conftest import ROOT, notebook_name, solution
+from tests.conftest import ROOT, notebook_name, solution, warning_lines
 
 PS = "ps01_convolution"
 
@@ -137,11 +136,6 @@ def _nbgrader(*args, cwd=ROOT) -> subprocess.CompletedProcess:
     return proc
 
 
-def _warnings(stderr: str) -> list[str]:
-    """Python's warnings and logged ones."""
-    return [line for line in stderr.splitlines() if re.search(r"Warning\b|WARNING", line)]
-
-
 @pytest.mark.slow
 def test_autograde_and_feedback_say_each_thing_once(tmp_path, snapshot):
     from grader.cli import course_args
@@ -161,13 +155,13 @@ def test_autograde_and_feedback_say_each_thing_once(tmp_path, snapshot):
                        course / "submitted" / who / PS / name)
 
     autograde = _nbgrader("autograde", PS, *args)
-    assert _warnings(autograde.stderr) == [
+    assert warning_lines(autograde.stderr) == [
         "[AutogradeApp | WARNING] grader: student ivan_edits_cells (ps01_convolution/"
         "convolution): locked cell 'conv2d_stride' was edited; the source's is restored",
         "[AutogradeApp | WARNING] grader: student ivan_edits_cells (ps01_convolution/"
         "convolution): grade cell 'conv2d_groups' is missing; restored"]
     feedback = _nbgrader("generate_feedback", PS, *args)
-    assert _warnings(feedback.stderr) == []
+    assert warning_lines(feedback.stderr) == []
 
     from grader import gradebook
     for row in gradebook.rows(f"sqlite:///{course / 'gradebook.db'}"):  # as ever

@@ -12,8 +12,7 @@ import pytest
 from grader import kernel
 from grader.notebook import nbgrader_meta
 from grader.problems import AVAILABLE
-from tests.conftest import ROOT, notebook_name, release, solution
-from tests.test_feedback_quiet import _warnings
+from tests.conftest import ROOT, notebook_name, release, solution, warning_lines
 
 PS = "ps01_convolution"
 
@@ -166,4 +165,4 @@ def test_validate_summarises_failures_and_exits_1(tmp_path):
     assert proc.stdout.count("FAILED: ") == 22
     assert "FAILED: quiz_explanation: You did not provide a response." in lines
     assert "Traceback" not in proc.stdout and "grader/" not in proc.stdout
-    assert _warnings(proc.stderr) == [], proc.stderr  # none of nbgrader's or the kernel's
+    assert warning_lines(proc.stderr) == [], proc.stderr  # none of nbgrader's or the kernel's
