@@ -2,10 +2,11 @@
 
 The default is the real handwritten digits that scikit-learn ships
 (``sklearn.datasets.load_digits``: 1,797 scans of 8x8 pixels, 16 grey
-levels, from 43 writers), so everything runs with no network.  The split is
-fixed and documented: per class, after a shuffle with seed 0, the first 30
-images go to *test*, the next 30 to *validation* and the rest (1,197 in all)
-to *train*.  ``size`` upsamples (bilinear) to 28x28 or 32x32, so the
+levels; the test set of the UCI "Optical Recognition of Handwritten Digits"
+data, written by 13 of its 43 writers), so everything runs with no network.
+The split is fixed and documented: per class, after a shuffle with seed 0,
+the first 30 images go to *test*, the next 30 to *validation* and the rest
+(1,197 in all) to *train*.  ``size`` upsamples (bilinear) to 28x28 or 32x32, so the
 MNIST-shaped nets of lecture 11 and the small variants of the architecture
 lectures fit unchanged.
 

@@ -11,7 +11,7 @@ Like the other lecture modules it holds three kinds of things:
 * small **constructions that explain an idea**: the convolution block that timm's
   Inception networks use (to build a single block as the network does), a stack of
   Inception-ResNet-A blocks with a chosen residual scale, the per-channel factors of an
-  SE module, a hand-set SE module for the seed's "mouth, nose, eyes" example;
+  SE module, a hand-set SE module for [S3]'s "mouth, nose, eyes" example;
 * **figure functions**. Each returns a :class:`matplotlib.figure.Figure` built with the
   object-oriented API, so the notebook shows it as the last expression of a cell and a
   test can draw it without a screen. The block figures read channels, kernels and
@@ -354,13 +354,13 @@ def se_by_hand(se: SEModule, x: torch.Tensor) -> torch.Tensor:
     return x * s[:, :, None, None]
 
 
-#: The seed's example: an SE module over four feature maps.
+#: [S3]'s example: an SE module over four feature maps.
 TOY_CHANNELS = ("mouth", "nose", "eyes", "background")
 
 
 @torch.no_grad()
 def se_toy() -> SEModule:
-    """A hand-set SE module (4 channels, reduction 2) for the seed's example: its hidden unit 0
+    """A hand-set SE module (4 channels, reduction 2) for [S3]'s example: its hidden unit 0
     fires when the mouth and nose maps are both active on average ("a face"); the gate of
     the eye map opens with it. The other gates stay at fixed values."""
     se = SEModule(4, reduction=2).double()

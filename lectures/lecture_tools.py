@@ -2,8 +2,9 @@
 
 The notebooks import this module as ``lt``. It holds three kinds of things:
 
-* the seeds' example data (the 5x5 worked example, the four edge filters of
-  the Udacity notes, the MNIST and CIFAR ``Net`` classes, a real photo);
+* the example data of the course's sources [S1]-[S5] (listed in sources.md): the
+  5x5 worked example, the four edge filters of the Udacity notes, the MNIST and
+  CIFAR ``Net`` classes, and a real photo;
 * the arithmetic of convolution as small functions, numbered after
   Dumoulin & Visin, *A guide to convolution arithmetic for deep learning*
   (2016), plus receptive fields, parameter counts and multiply-accumulate
@@ -39,10 +40,10 @@ from matplotlib.patches import Rectangle
 from . import figures as fg
 
 # ---------------------------------------------------------------------------
-# Seed data
+# Example data from the sources (names SEED_* kept for compatibility)
 # ---------------------------------------------------------------------------
 
-#: Seed 003's single-channel example: a 5x5 input ...
+#: [S4]'s single-channel example: a 5x5 input ...
 SEED_INPUT = np.array(
     [
         [3, 3, 2, 1, 0],
@@ -55,15 +56,15 @@ SEED_INPUT = np.array(
 )
 #: ... a 3x3 kernel ...
 SEED_KERNEL = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], dtype=float)
-#: ... and the 3x3 result the seed prints (stride 1, no padding).
+#: ... and the 3x3 result [S4] prints (stride 1, no padding).
 SEED_OUTPUT = np.array([[12, 12, 17], [10, 17, 19], [9, 6, 14]], dtype=float)
 
-#: Names of the four edge filters of seed 004, in the seed's order.
+#: Names of the four edge filters of [S5], in its order.
 EDGE_FILTER_NAMES = ("vertical", "-vertical", "horizontal", "-horizontal")
 
 
 def edge_filters() -> np.ndarray:
-    """The four 4x4 edge filters of seed 004, stacked as an array (4, 4, 4).
+    """The four 4x4 edge filters of [S5], stacked as an array (4, 4, 4).
 
     Filter 1 is dark-left/bright-right (a vertical edge detector); filter 2 is
     its negative; filters 3 and 4 are the transposes (horizontal edges).
@@ -98,7 +99,7 @@ def activation_maps(gray: np.ndarray, filters: np.ndarray, padding=0) -> np.ndar
     """ReLU(cross-correlation) of one gray image with a stack of 2-D filters.
 
     This is a one-layer CNN with ``len(filters)`` output channels, no bias:
-    exactly what seed 004 builds with Keras. Returns (n_filters, H', W').
+    exactly what [S5] builds with Keras. Returns (n_filters, H', W').
     """
     x = torch.as_tensor(gray, dtype=torch.float64)[None, None]
     w = torch.as_tensor(np.asarray(filters), dtype=torch.float64)[:, None]
@@ -221,15 +222,15 @@ def pool_out(i: int, k: int, s: int | None = None, p: int = 0, d: int = 1,
 
 
 def seed_out(n: int, f: int, stride: int = 1, p: int = 0) -> Fraction:
-    """Seed 001's ``k = [(N + 2p) - F]/stride + 1`` as an exact fraction.
+    """[S2]'s ``k = [(N + 2p) - F]/stride + 1`` as an exact fraction.
 
-    The seed calls a setting invalid when this is not an integer.
+    [S2] calls a setting invalid when this is not an integer.
     """
     return Fraction(n + 2 * p - f, stride) + 1
 
 
 def seed_keep_size_padding(n: int, f: int, s: int) -> Fraction:
-    """Seed 001's ``p = [(N-1)s + F - N]/2``: the padding that makes the output N wide."""
+    """[S2]'s ``p = [(N-1)s + F - N]/2``: the padding that makes the output N wide."""
     return Fraction((n - 1) * s + f - n, 2)
 
 
@@ -470,10 +471,11 @@ def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
 
 
 class MnistNet(nn.Module):
-    """Seed 000's MNIST ``Net``: conv 1->10 k3, conv 10->20 k3, max-pool 2, Linear(500, 10).
+    """[S1]'s MNIST ``Net``: conv 1->10 k3, conv 10->20 k3, max-pool 2, Linear(500, 10).
 
-    Written in the seed's second order (conv -> ReLU -> pool). The seed's
-    ``log_softmax`` had no ``dim``; modern PyTorch wants one.
+    Written in the second of [S1]'s two orders (conv -> ReLU -> pool; the first pools
+    before the ReLU, which gives the same function: ReLU and max pooling commute).
+    [S1]'s ``log_softmax`` had no ``dim``; modern PyTorch wants one.
     """
 
     def __init__(self):
@@ -491,7 +493,7 @@ class MnistNet(nn.Module):
 
 
 class CifarNet(nn.Module):
-    """Seed 003's CIFAR-10 ``Net``: 3->6 k5, pool, 6->16 k5, pool, 400-120-84-10."""
+    """[S4]'s CIFAR-10 ``Net``: 3->6 k5, pool, 6->16 k5, pool, 400-120-84-10."""
 
     def __init__(self):
         super().__init__()
@@ -815,7 +817,7 @@ def plot_param_explosion(sides, hidden=1000, conv_channels=64, kernel=3):
     ax.loglog(sides, conv, "-", label=f"conv {kernel}x{kernel}, 3->{conv_channels} channels")
     n = 1000
     ax.plot([n], [dense_params_for_image(n, 3, hidden)], "ko")
-    ax.annotate(f"seed 000: 1000x1000x3 image,\n{dense_params_for_image(n, 3, hidden):,} params",
+    ax.annotate(f"[S1]: 1000x1000x3 image,\n{dense_params_for_image(n, 3, hidden):,} params",
                 (n, dense_params_for_image(n, 3, hidden)), xytext=(150, 3e5),
                 arrowprops={"arrowstyle": "->"})
     ax.set_xlabel("image side N (pixels), input N x N x 3")

@@ -79,7 +79,7 @@ ALEXNET_PAPER = {
     "gpus": "two NVIDIA GTX 580 3GB", "days": "five to six", "epochs": 90,
 }
 
-#: Seed 003's numbers for the two networks and the challenge.
+#: [S4]'s numbers for the two networks and the challenge.
 SEED = {
     "lenet_error_pct": 0.95, "lenet_accuracy_pct": 99.05, "lenet_layers": 5,
     "ilsvrc_start": 2010, "ilsvrc_classes": 1000, "ilsvrc_images": 1_200_000,
@@ -89,7 +89,7 @@ SEED = {
 
 #: ILSVRC classification winners' top-5 test error (%). 2010-2014 from Russakovsky et al.,
 #: "ImageNet Large Scale Visual Recognition Challenge", IJCV 2015; 2015 from He et al.,
-#: "Deep residual learning for image recognition", CVPR 2016 (3.57%). VGG (2nd, 2014): seed 003.
+#: "Deep residual learning for image recognition", CVPR 2016 (3.57%). VGG (2nd, 2014): [S4].
 ILSVRC_TOP5 = [
     (2010, "NEC-UIUC", 28.2), (2011, "XRCE", 25.8), (2012, "AlexNet", 16.4),
     (2013, "Clarifai", 11.7), (2014, "GoogLeNet", 6.7), (2014, "VGG (2nd)", 7.32),

@@ -47,7 +47,7 @@ from . import zoo_tools as zt
 MODELS = OrderedDict([("ResNet-18", "resnet18"), ("ResNet-34", "resnet34"),
                       ("ResNet-50", "resnet50"), ("ResNeXt-50 32x4d", "resnext50_32x4d")])
 
-#: Seed 002's Keras ResNet-34: the filter count of each of its residual units.
+#: [S3]'s Keras ResNet-34: the filter count of each of its residual units.
 SEED_RESNET34_LAYOUT = [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
 
 
@@ -62,7 +62,7 @@ def build(name: str, **kwargs) -> nn.Module:
 
 
 def seed_strides(layout: Sequence[int]) -> list[int]:
-    """Seed 002's rule: stride 2 whenever the filter count changes, else 1 (first unit: 1)."""
+    """[S3]'s rule: stride 2 whenever the filter count changes, else 1 (first unit: 1)."""
     strides, prev = [], layout[0]
     for filters in layout:
         strides.append(1 if filters == prev else 2)
@@ -76,7 +76,7 @@ def residual_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def unit_layout(model: nn.Module) -> list[dict]:
-    """One dict per residual unit: name, planes (the seed's "filters"), inner width, output
+    """One dict per residual unit: name, planes ([S3]'s "filters"), inner width, output
     channels, stride, groups, and the kind of shortcut.
 
     For a basic unit the width is ``planes``; for a bottleneck it is the width of

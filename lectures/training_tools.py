@@ -3,7 +3,7 @@ this module as ``tt``.
 
 It holds four kinds of things:
 
-* the **training loop** of seed 000, done right: device selection, seeding, a loop that
+* the **training loop** of [S1], done right: device selection, seeding, a loop that
   reports the mean loss *per sample* (:func:`train_epoch`), accuracy in a chosen mode
   (:func:`accuracy`), :func:`fit` with a progress bar and a per-epoch callback
   (:class:`LivePlot` redraws a figure in place), and checkpoints that round-trip the model,
@@ -56,7 +56,7 @@ except ImportError:  # pragma: no cover - exercised only where tqdm is missing
     def tqdm(iterable=None, **kwargs):
         return iterable
 
-#: Seed 000's MNIST run (PyTorch Zero To All, lecture 10): SGD(lr=0.01, momentum=0.5), batch
+#: [S1]'s MNIST run (PyTorch Zero To All, lecture 10): SGD(lr=0.01, momentum=0.5), batch
 #: 64, 9 epochs on a CPU. Two runs (with and without dropout): 9,774 and 9,810 of 10,000 test
 #: images right, "98%", 2m24s and 2m27s in all; one epoch (train + test) took 16 s.
 SEED_MNIST = {"train_images": 60_000, "test_images": 10_000, "epochs": 9, "batch_size": 64,

@@ -45,8 +45,8 @@ from . import arch_tools as at
 from . import figures as fg
 from . import lecture_tools as lt
 
-#: Top-5 test error (%) in ILSVRC 2014 classification. VGG: seed 003 (2nd place);
-#: GoogLeNet: Szegedy et al. (2015), Table 2 (1st place). AlexNet 2012: seed 003.
+#: Top-5 test error (%) in ILSVRC 2014 classification. VGG: [S4] (2nd place);
+#: GoogLeNet: Szegedy et al. (2015), Table 2 (1st place). AlexNet 2012: [S4].
 TOP5 = {"alexnet": 16.43, "vgg16": 7.32, "googlenet": 6.67}
 
 #: torchvision's VGG names and the column letters of Simonyan & Zisserman's Table 1.
@@ -373,7 +373,7 @@ def googlenet_naive() -> nn.Module:
 
 
 def plot_stacked_3x3(n_layers: int = 3) -> Figure:
-    """Seed 003's Figure 5.23, in one dimension: a stack of 3x3 layers vs one big kernel.
+    """[S4]'s Figure 5.23, in one dimension: a stack of 3x3 layers vs one big kernel.
 
     Left: ``n_layers`` 3x3 layers; the cone of units that one top unit
     depends on widens by 2 per layer. Right: one (2n+1)x(2n+1) layer that

@@ -5,7 +5,7 @@ Like :mod:`lecture_tools` (which it builds on), it holds three kinds of things:
 * the arithmetic of each variant of convolution as small functions: the
   output sizes of transposed convolutions (Dumoulin & Visin relationships
   8-14), weights and multiply-accumulates (MACs) of every layer in the zoo,
-  and the translation between the seed's LRN formula and PyTorch's;
+  and the translation between the LRN formula of [S3] and PyTorch's;
 * small *special-case* constructions that explain an operation: the sparse
   matrix of a 3x3 kernel on a 4x4 input, a kernel with holes, the stamps that
   a transposed convolution adds up, the channel connectivity of a layer
@@ -188,7 +188,7 @@ def conv3d_output_shape(in_dhw: Sequence[int], k: int, s: int = 1, p: int = 0) -
 def conv_matrix_index(i: int, k: int) -> np.ndarray:
     """Where each kernel tap sits in the sparse matrix C of a k x k kernel on an i x i input.
 
-    One channel, stride 1, no padding (the seed's case). Row ``r*o + c`` of C
+    One channel, stride 1, no padding ([S4]'s case). Row ``r*o + c`` of C
     computes output pixel (r, c) from the flattened input; the entry for input
     pixel (r+u, c+v) is kernel tap ``u*k + v``. Cells without a tap hold -1.
     """
@@ -365,7 +365,7 @@ def dilate_kernel(kernel, d: int) -> np.ndarray:
 # Spatially separable and flattened convolutions
 # ---------------------------------------------------------------------------
 
-#: Seed 003's factorisation of the Sobel kernel: a column [1, 2, 1] times a row [-1, 0, 1].
+#: [S4]'s factorisation of the Sobel kernel: a column [1, 2, 1] times a row [-1, 0, 1].
 SOBEL_COL = np.array([1.0, 2.0, 1.0])
 SOBEL_ROW = np.array([-1.0, 0.0, 1.0])
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -498,7 +498,7 @@ ALEXNET_LRN = {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75}
 
 
 def lrn_seed(a, k: float, alpha: float, beta: float, r: int) -> np.ndarray:
-    """Seed 002's LRN formula at one pixel, literally, for a vector of channel activations.
+    """[S3]'s LRN formula at one pixel, literally, for a vector of channel activations.
 
     b_i = a_i (k + alpha * sum_{j=j_low}^{j_high} a_j^2)^(-beta),
     j_low = max(0, i - r/2), j_high = min(i + r/2, f_n - 1).
@@ -515,10 +515,10 @@ def lrn_seed(a, k: float, alpha: float, beta: float, r: int) -> np.ndarray:
 
 
 def lrn_torch_args(k: float, alpha: float, beta: float, r: int) -> dict:
-    """Arguments of ``F.local_response_norm`` that reproduce the seed's formula.
+    """Arguments of ``F.local_response_norm`` that reproduce [S3]'s formula.
 
     PyTorch sums over ``size`` channels and divides alpha by ``size``, so the
-    window must have the seed's width 2*floor(r/2) + 1 (r + 1 for even r) and
+    window must have [S3]'s width 2*floor(r/2) + 1 (r + 1 for even r) and
     alpha must be multiplied by that width.
     """
     size = 2 * (r // 2) + 1
@@ -705,7 +705,7 @@ def plot_2d_vs_3d(depth: int = 5, width: int = 7, k: int = 3, kd: int = 3):
 
 
 def plot_transposed_matrix(i: int = 4, k: int = 3):
-    """The seed's picture: X (i*i) = C^T (i*i x o*o) times Y (o*o), with symbolic entries.
+    """[S4]'s picture: X (i*i) = C^T (i*i x o*o) times Y (o*o), with symbolic entries.
 
     Entries come from :func:`conv_matrix_index` (tested against ``F.conv2d``);
     each kernel row has its own colour so the 3-wide bands are easy to follow.
@@ -794,7 +794,7 @@ def plot_checkerboard(n: int = 5):
 
 
 def plot_dilation_grids(rates: Sequence[int] = (1, 2, 4), k: int = 3):
-    """Seed 003's (a)(b)(c): taps of layer l (dots) over the receptive field of layers 1..l.
+    """[S4]'s (a)(b)(c): taps of layer l (dots) over the receptive field of layers 1..l.
 
     The shaded area is the nonzero gradient of ``lt.receptive_field_by_gradient``
     for the stack so far, its size from ``lt.receptive_field``.

@@ -192,7 +192,7 @@ def test_lrn_paper_is_torch_with_alpha_times_size(channels, n, alpha, beta, k, s
     ours = lat.lrn_paper(a, k=k, n=n, alpha=alpha, beta=beta)
     theirs = F.local_response_norm(a, n, alpha=alpha * n, beta=beta, k=k)
     torch.testing.assert_close(ours, theirs)
-    # Pixel by pixel it is Lecture 4's literal NumPy version of the seed's formula.
+    # Pixel by pixel it is Lecture 4's literal NumPy version of [S3]'s formula.
     pixel = a[1, :, 2, 1].numpy()
     np.testing.assert_allclose(ours[1, :, 2, 1].numpy(), zt.lrn_seed(pixel, k, alpha, beta, n))
 

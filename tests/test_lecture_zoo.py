@@ -210,7 +210,7 @@ def test_seed_matrix_layout():
     idx = zt.conv_matrix_index(4, 3)
     assert idx.shape == (4, 16)
     # Column j of C^T starts at the input pixel under the window's corner: 0, 1, 4, 5.
-    # (The seed's table shifts columns 2 and 3 by one row only, as if the input were 1-D.)
+    # ([S4]'s table shifts columns 2 and 3 by one row only, as if the input were 1-D.)
     assert list((idx.T >= 0).argmax(axis=0)) == [0, 1, 4, 5]
     assert [int(v) for v in idx[0]] == [0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, -1, -1, -1, -1]
     assert all((row >= 0).sum() == 9 for row in idx)
@@ -482,7 +482,7 @@ def test_seed_lrn_formula_equals_torch(r, n, k, alpha, beta, seed):
     if r % 2 == 0:
         assert args["size"] == r + 1 and args["alpha"] == pytest.approx(alpha * (r + 1))
     else:
-        assert args["size"] == r  # r/2 not an integer: the seed's window has width r
+        assert args["size"] == r  # r/2 not an integer: [S3]'s window has width r
     got = F.local_response_norm(torch.tensor(a).view(1, n, 1, 1), **args).view(-1).numpy()
     np.testing.assert_allclose(zt.lrn_seed(a, k, alpha, beta, r), got, rtol=1e-12)
     # Also for (N, C, L) and (N, C, H, W) inputs: the same formula along the channel axis.

@@ -100,7 +100,7 @@ def test_multichannel_is_sum_over_channels_and_depth_is_filter_count():
     x = rng.normal(size=(3, 7, 7))
     w = rng.normal(size=(6, 3, 3, 3))
     out = F.conv2d(torch.tensor(x)[None], torch.tensor(w))[0].numpy()
-    assert out.shape == (6, 5, 5)  # seed 001: 7x7 input, six 3x3 filters -> 5x5x6
+    assert out.shape == (6, 5, 5)  # [S2]: 7x7 input, six 3x3 filters -> 5x5x6
     by_channel = sum(scipy.signal.correlate2d(x[c], w[0, c], mode="valid") for c in range(3))
     np.testing.assert_allclose(out[0], by_channel)
 
@@ -220,7 +220,7 @@ def test_ignored_pixels_get_no_gradient(cfg):
 def test_seed_invalid_setting_and_torch_floor():
     assert lt.seed_out(7, 3, 1) == 5
     assert lt.seed_out(7, 3, 2) == 3
-    assert lt.seed_out(7, 3, 3).denominator != 1  # 7/3: the seed calls it invalid
+    assert lt.seed_out(7, 3, 3).denominator != 1  # 7/3: [S2] calls it invalid
     assert lt.conv_out(7, 3, 3) == conv_len(7, 3, 3) == 2
     assert lt.ignored_pixels(7, 3, 3) == [6]
     assert lt.seed_out(7, 3, 1, p=1) == 7 == conv_len(7, 3, 1, 1)

@@ -118,7 +118,7 @@ def test_quiz_numbers_against_torchvision():
     assert sum(p.numel() for p in model.parameters()) == P.RESNET18_PARAMS == 11_689_512
     R.replace_head(R.freeze_features(model), 10)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 512 * 10 + 10
-    # the seed's MNIST Net: "the 500 shows up as an error if you run it, or you can compute it"
+    # [S1]'s MNIST Net: "the 500 shows up as an error if you run it, or you can compute it"
     x = torch.zeros(1, 1, 28, 28)
     x = F.max_pool2d(nn.Conv2d(1, 10, 3)(x), 2)
     assert F.max_pool2d(nn.Conv2d(10, 20, 3)(x), 2).flatten(1).shape[1] == 500

@@ -24,7 +24,7 @@ FAST = settings(max_examples=100, derandomize=True, database=None, deadline=None
 def test_conv_matrix_is_the_seed_matrix_and_its_transpose_is_the_transposed_conv():
     C = R.conv_matrix(ps02.SEED_KERNEL, (4, 4))
     assert C.shape == (4, 16)
-    # The seed's C^T: row 0 is (w00, 0, 0, 0), row 5 is (w11, w10, w01, w00), rows 14-15 are 0.
+    # [S4]'s C^T: row 0 is (w00, 0, 0, 0), row 5 is (w11, w10, w01, w00), rows 14-15 are 0.
     w = ps02.SEED_KERNEL
     np.testing.assert_array_equal(C.T[0], [w[0, 0], 0, 0, 0])
     np.testing.assert_array_equal(C.T[5], [w[1, 1], w[1, 0], w[0, 1], w[0, 0]])
@@ -35,7 +35,7 @@ def test_conv_matrix_is_the_seed_matrix_and_its_transpose_is_the_transposed_conv
 
 
 @pytest.mark.parametrize("layers,expected", [
-    (ps02.DILATED_STACK, (15, 1)),             # the seed's 3x3, 7x7, 15x15
+    (ps02.DILATED_STACK, (15, 1)),             # [S4]'s 3x3, 7x7, 15x15
     ([(3, 1, 1)] * 3, (7, 1)),                 # VGG: three 3x3 see a 7x7
     ([(7, 2, 1), (3, 2, 1)], (11, 4)),         # a ResNet stem: conv 7/2, pool 3/2
     ([(1, 1, 1)], (1, 1)),

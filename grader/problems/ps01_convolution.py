@@ -10,7 +10,8 @@ import numpy as np
 
 from . import lazy_problem_set
 
-# The worked example of seed 003: a 5x5 input and a 3x3 kernel.
+# The worked example of [S4] (the course's sources are listed in lectures/sources.md):
+# a 5x5 input and a 3x3 kernel.  (SEED_*: the example of the source documents.)
 SEED_IMAGE = np.array([[3, 3, 2, 1, 0],
                        [0, 0, 1, 3, 1],
                        [3, 1, 2, 2, 3],
@@ -23,7 +24,7 @@ SEED_OUTPUT = np.array([[12, 12, 17],
                         [10, 17, 19],
                         [9, 6, 14]], dtype=np.float64)
 
-# The seeds' small nets, as flatten_size layer lists.
+# The small nets of [S1] (MNIST) and [S4] (CIFAR-10), as flatten_size layer lists.
 MNIST_NET = ((1, 28, 28), [dict(type="conv2d", out_channels=10, kernel_size=3),
                            dict(type="max_pool2d", kernel_size=2),
                            dict(type="conv2d", out_channels=20, kernel_size=3),

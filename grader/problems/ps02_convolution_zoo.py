@@ -14,13 +14,13 @@ import numpy as np
 
 from . import lazy_problem_set
 
-# Seed 003: a 3x3 kernel on a 4x4 input, whose 4x16 matrix C the seed shows as C^T.
+# [S4] (lectures/sources.md): a 3x3 kernel on a 4x4 input, whose 4x16 matrix C it shows as C^T.
 SEED_KERNEL = np.arange(1.0, 10.0).reshape(3, 3)
 SOBEL_X = np.array([[-1.0, 0.0, 1.0],
                     [-2.0, 0.0, 2.0],
                     [-1.0, 0.0, 1.0]])
 
-# Seed 003's dilated stack: three 3x3 layers at rates 1, 2 and 4 see 3x3, 7x7, 15x15.
+# [S4]'s dilated stack: three 3x3 layers at rates 1, 2 and 4 see 3x3, 7x7, 15x15.
 DILATED_STACK = [(3, 1, 1), (3, 1, 2), (3, 1, 4)]
 
 # For the no-loop checks: the same batch, channels and kernel; 4x4 against 20x20 outputs.
@@ -150,7 +150,7 @@ def build():
             function="conv2d_fast", reference=R.conv2d_fast,
             **per_profile(S.conv2d_fast_args)),
         _no_loops("conv2d_fast", (_X_SMALL, _WEIGHT), (_X_LARGE, _WEIGHT), R.conv2d_fast),
-        # --- numbers from the seed's examples
+        # --- numbers from the examples of [S4]
         ValueCheck(
             "quiz_depthwise", "Quiz: a depthwise separable 3x3 convolution from 32 to 64 channels",
             answers={"quiz_depthwise_params": lambda: R.depthwise_separable_param_count(32, 64, 3),
