@@ -10,7 +10,11 @@ Prints:
 4. isolation overhead: the same grading and a bare sandbox start, in the
    bubblewrap sandbox and as a plain process, interleaved;
 5. the solution's NumPy conv2d against torch.nn.functional.conv2d on the CPU,
-   for a ResNet-sized layer (1x64x56x56, 3x3, 64->64).
+   for a ResNet-sized layer (1x64x56x56, 3x3, 64->64);
+6. what naming misconceptions costs: a failing sample student of several problem
+   sets graded (public + hidden checks) with the diagnosis and without, interleaved.
+
+``--diagnosis`` runs part 6 alone.
 
 Not a test: timings on shared machines are noisy, ratios less so.
 """
@@ -67,9 +71,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--diagnosis", action="store_true", help="only part 6: the diagnosis")
     args = ap.parse_args()
     os.environ["PATH"] = subprocess_env()["PATH"]
     os.environ.setdefault(secret.SECRET_ENV, "cnn-course benchmark")  # hidden checks need one
+    if args.diagnosis:
+        diagnosis_cost(args.repeat)
+        return
     solution = nbio.read(ROOT / "solutions" / PS / "convolution.ipynb")
     release = nbio.read(ROOT / "exercises" / PS / "convolution.ipynb")
     correct = Submission("x", "model solution").build(solution, release)
@@ -110,6 +118,7 @@ def main() -> None:
 
     isolation_overhead(correct, args.repeat)
     conv_benchmark(args.repeat)
+    diagnosis_cost(args.repeat)
 
 
 def isolation_overhead(nb, repeat: int) -> None:
@@ -147,6 +156,37 @@ def _grade(nb, hidden: bool):
     with NotebookGrader(nb, hidden=hidden) as g:
         results = g.grade_all()
     assert all(r.passed for r in results.values())
+
+
+#: (problem set, sample student) whose failures the diagnosis names
+DIAGNOSED = [("ps01_convolution", "cho_flipped"), ("ps02_convolution_zoo", "cho_flipped"),
+             ("ps05_resnet_resnext", "cho_relu"), ("ps09_training_transfer", "cho_batch_mean")]
+
+
+def diagnosis_cost(repeat: int) -> None:
+    """Grading a failing submission with the misconception diagnosis against without it:
+    the diagnosis runs only on failure, so this is where it costs."""
+    from grader import layout as layouts
+    from grader.sample_class import sample_class
+
+    def grade(nb, diagnose: bool) -> int:
+        with NotebookGrader(nb, diagnose=diagnose) as g:
+            return sum(bool(r.misconception) for r in g.grade_all().values())
+
+    print(f"\n{'a failing student, public + hidden checks (s)':<52} {'named':>8} {'plain':>8} "
+          f"{'ratio':>8}  cells named")
+    for ps, name in DIAGNOSED:
+        student = next(s for s in sample_class(ps) if s.student == name)
+        notebook = layouts.load(ps).notebook
+        nb = student.build(nbio.read(ROOT / "solutions" / ps / notebook),
+                           nbio.read(ROOT / "exercises" / ps / notebook))
+        named = grade(nb, True)  # warm: references and caches built once, as in a class
+        on, off = [], []
+        for _ in range(repeat):
+            on.append(timed(lambda: grade(nb, True)))
+            off.append(timed(lambda: grade(nb, False)))
+        print(f"{ps + ' ' + name:<52} {min(on):8.2f} {min(off):8.2f} "
+              f"{min(on) / min(off):8.2f}  {named}")
 
 
 def conv_benchmark(repeat: int) -> None:

@@ -5,7 +5,8 @@ A check never trusts the student's process.  It talks to a *target*
 student's own feedback) that can only call functions and hand back plain data;
 everything else (the reference, the comparison, the verdict) happens here.
 Checks of ``nn.Module`` classes run probes instead of calls: see
-``grader.module_checks``.
+``grader.module_checks``.  A check keeps what it saw (``observe``), so that a
+failure can name the known mistake that explains it (``grader.misconceptions``).
 
 Grading is deterministic: no example database, no deadline, a fixed number of
 examples per profile, and an explicit seed per check (``Profile.seed``).  The
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import time
+import typing
 import warnings
 from typing import Callable, Iterable, Sequence
 
@@ -33,6 +35,8 @@ from hypothesis.errors import Flaky
 
 from . import messages as msg
 from .comparisons import CheckFailed, compare_array, is_int
+from .misconceptions import (Misconception, Observations, WrongAnswers, WrongFacts,
+                             WrongFunction, diagnose, load as load_misconceptions)
 from .sandbox import BudgetExhausted, SandboxCrashed, SandboxError, SandboxTimeout
 from .secret import check_seed
 from .target import Target
@@ -75,6 +79,8 @@ class Profile:
     #: hidden examples are drawn from the instructor's grading secret
     hidden: bool = False
     secret: str | None = dataclasses.field(default=None, repr=False)
+    #: name the misconception a failure shows, where one does (``grader.misconceptions``)
+    diagnose: bool = True
 
     def seed(self, check_id: str) -> int:
         """The check's Hypothesis seed: from its id, and for hidden examples the secret.
@@ -105,6 +111,20 @@ class Result:
     message: str
     examples: int = 0
     seconds: float = 0.0
+    #: the id of the misconception the failure was diagnosed as (``grader.misconceptions``)
+    misconception: str | None = None
+
+
+#: what the running check has seen the student's code do (see ``observe``)
+_observations: contextvars.ContextVar[Observations | None] = contextvars.ContextVar(
+    "observations", default=None)
+
+
+def observe(item, correct: bool) -> None:
+    """Keep evidence for a diagnosis: an input and the student's output on it, say."""
+    observed = _observations.get()
+    if observed is not None:
+        observed.add(item, correct)
 
 
 # --- the checks -----------------------------------------------------------------
@@ -118,24 +138,46 @@ SHRINK_SECONDS = 5.0
 class Check:
     id: str
     title: str
+    #: the misconceptions that can explain a failure (set by ``ProblemSet`` from
+    #: ``grader.misconceptions``), of the kind ``diagnoses``
+    misconceptions: tuple = dataclasses.field(default=(), repr=False, compare=False)
+    #: the kind of misconception whose evidence this check keeps; None: it keeps none
+    diagnoses: typing.ClassVar[type[Misconception] | None] = None
 
     def run(self, target: Target, profile: Profile) -> Result:
         start = time.monotonic()
+        observed = Observations() if profile.diagnose else None
+        token = _observations.set(observed)
         try:
             with warnings.catch_warnings():  # stderr would zero a grade cell
                 warnings.simplefilter("ignore")
                 n = self._run(target, profile)
         except _Abort as stop:
-            return Result(self.id, False, self._headline(False) + "\n" + stop.message, 0,
-                          time.monotonic() - start)
+            return self._failed(stop.message, observed, start)
         except CheckFailed as failure:
-            return Result(self.id, False, self._headline(False) + "\n" + str(failure), 0,
-                          time.monotonic() - start)
+            return self._failed(str(failure), observed, start)
         except SandboxError as err:  # a look-up, say, that the student's code broke
-            return Result(self.id, False, self._headline(False) + f"\nThe process running "
-                          f"your code failed: {err}.", 0, time.monotonic() - start)
+            return self._failed(f"The process running your code failed: {err}.", observed,
+                                start)
+        finally:
+            _observations.reset(token)
         return Result(self.id, True, self._headline(True) + f" ({n} examples)", n,
                       time.monotonic() - start)
+
+    def _failed(self, why: str, observed: Observations | None, start: float) -> Result:
+        """The failure, with the misconception that explains what was observed, if one does."""
+        found = None
+        if observed and self.misconceptions:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = diagnose(self.misconceptions, lambda m: self._agrees(m, observed))
+        return Result(self.id, False, self._headline(False) + "\n" + why
+                      + (f"\n{found.explain()}" if found else ""), 0, time.monotonic() - start,
+                      misconception=found.id if found else None)
+
+    def _agrees(self, mistake: Misconception, observed: Observations) -> bool:
+        """Whether ``mistake`` gives everything ``observed`` (only with ``diagnoses`` set)."""
+        raise NotImplementedError
 
     def profile_key(self, profile: Profile):
         """Profiles with the same key run the same examples, so one result serves both."""
@@ -307,6 +349,16 @@ class PropertyCheck(Check):
     #: one: full-precision values and some real layer sizes)
     strategies: dict = dataclasses.field(default_factory=dict)
 
+    diagnoses = WrongFunction
+
+    def _agrees(self, mistake: WrongFunction, observed: Observations) -> bool:
+        for args, kwargs, got in observed:
+            try:
+                self.compare(mistake.functions[self.function](*args, **kwargs), got, context="")
+            except CheckFailed:
+                return False
+        return True
+
     def _run(self, target: Target, profile: Profile) -> int:
         preflight(target, self.function)
         n_examples = self.max_examples.get(profile.name, profile.max_examples)
@@ -340,7 +392,12 @@ class PropertyCheck(Check):
             raise CheckFailed(f"This setting is impossible, so `{self.function}` must raise "
                               f"{self.raises.__name__} with a helpful message, but it returned "
                               f"{out.value!r:.200}.\n{call}")
-        compare(expected, out.value, context=call)
+        try:
+            compare(expected, out.value, context=call)
+        except CheckFailed:
+            observe((args, kwargs, out.value), correct=False)
+            raise
+        observe((args, kwargs, out.value), correct=True)
         for i, (before, after) in enumerate(zip(originals, out.args_after or [])):
             if before is not None and isinstance(after, np.ndarray) and not (
                     after.shape == before.shape and np.array_equal(after, before)):
@@ -359,14 +416,27 @@ class ValueCheck(Check):
     answers: dict = dataclasses.field(default_factory=dict)  # name -> zero-arg callable
     hints: dict = dataclasses.field(default_factory=dict)    # name -> hint shown on failure
 
+    diagnoses = WrongAnswers
+
+    def _agrees(self, mistake: WrongAnswers, observed: Observations) -> bool:
+        """Every wrong value is the mistake's, and the mistake's values are all there."""
+        for given, expected in observed:
+            mistaken = {**expected, **{k: f() for k, f in mistake.answers.items()}}
+            if any(k not in given or given[k] != v for k, v in mistaken.items()):
+                return False
+        return True
+
     def _run(self, target: Target, profile: Profile) -> int:
         wrong, missing = [], []
+        given, expected_values = {}, {}
         for name, expected_fn in self.answers.items():
             out = target.lookup(name)
             if out.missing:
                 missing.append(f"`{name}`")
                 continue
             value, expected = out.value, expected_fn()
+            if is_int(value):
+                given[name], expected_values[name] = int(value), expected
             if not is_int(value):
                 wrong.append(f"`{name}` must be an int, but it is {value!r:.100} "
                              f"({msg.type_name(value)}).")
@@ -374,6 +444,7 @@ class ValueCheck(Check):
                 hint = self.hints.get(name)
                 wrong.append(f"`{name}` = {value!r} is not right." + (f" Hint: {hint}" if hint
                                                                           else ""))
+        observe((given, expected_values), correct=given == expected_values)
         if missing:
             errors = target.describe_cell_errors()
             wrong.append(f"Not defined yet: {', '.join(missing)}." + (f"\n{errors}" if errors
@@ -490,6 +561,11 @@ class ProbeCheck(CaseCheck):
     #: profile's on the instructor's secret, so no one can prepare answers for it
     seeded: bool = False
 
+    diagnoses = WrongFacts
+
+    def _agrees(self, mistake: WrongFacts, observed: Observations) -> bool:
+        return all(mistake.fits(case, got) for case, got in observed)
+
     def profile_key(self, profile: Profile):
         return profile.name if self.seeded else super().profile_key(profile)
 
@@ -525,6 +601,7 @@ class ProbeCheck(CaseCheck):
         if isinstance(out.value, dict) and "mismatch" in out.value:
             raise CheckFailed(f"{case}: {out.value['mismatch']}")
         problem = self.judge(case, out.value)
+        observe((case, out.value), correct=not problem)
         if problem:
             raise CheckFailed(f"{case}: {problem}")
 
@@ -545,6 +622,14 @@ class ProblemSet:
 
     def __post_init__(self):
         self.checks = {c.id: c for c in self.checks}
+        for mistake in load_misconceptions(self.id):
+            for check_id in mistake.checks:
+                check = self[check_id]
+                if check.diagnoses is None or not isinstance(mistake, check.diagnoses):
+                    raise TypeError(f"{self.id}: misconception {mistake.id!r} is a "
+                                    f"{type(mistake).__name__}, but check {check_id!r} "
+                                    f"diagnoses {getattr(check.diagnoses, '__name__', 'none')}")
+                check.misconceptions += (mistake,)
 
     def __getitem__(self, check_id: str) -> Check:
         try:

@@ -26,8 +26,9 @@ import numpy as np
 from hypothesis import reject
 
 from . import references as R
-from .checks import CaseCheck, Profile, _Abort, preflight, student_error, timed_out
+from .checks import CaseCheck, Profile, _Abort, observe, preflight, student_error, timed_out
 from .comparisons import CheckFailed, compare_array
+from .misconceptions import Observations, WrongModel
 from .probes import sampled
 from .sandbox import SandboxCrashed, SandboxTimeout
 from .target import Target
@@ -123,21 +124,38 @@ class ModuleCheck(CaseCheck):
 class ParamCountCheck(ModuleCheck):
     """The exact parameter count; a failure lists the per-layer counts from where they differ."""
 
+    diagnoses = WrongModel
+
+    def _agrees(self, mistake: WrongModel, observed: Observations) -> bool:
+        return all(_counts(R.model_structure(mistake.build(case.reference))["layers"])
+                   == _counts(layers) for case, layers in observed)
+
     def _one(self, target: Target, case, seed: int) -> None:
         got = self._probe(target, "structure", case)
         want = R.model_structure(case.reference)
         # counted here from the shapes: the sandbox reports data, never the verdict's numbers
         n_mine = sum(math.prod(int(d) for d in p[1]) for p in got["params"])
         n_ref = sum(math.prod(p[1]) for p in want["params"])
+        observe((case, got["layers"]), correct=n_mine == n_ref)
         if n_mine != n_ref:
             raise CheckFailed(
                 f"{case} has {n_mine:,} parameters; {case.reference_name} has {n_ref:,} "
                 f"({n_mine - n_ref:+,}).\n" + _layer_diff(got["layers"], want["layers"]))
 
 
+def _counts(layers: list) -> list[int]:
+    """The parameter count of each layer that has parameters, in order."""
+    return [int(row[2]) for row in layers]
+
+
 @dataclasses.dataclass
 class OutputShapeCheck(ModuleCheck):
     """The output shape, for every input the reference accepts."""
+    diagnoses = WrongModel
+
+    def _agrees(self, mistake: WrongModel, observed: Observations) -> bool:
+        return all(R.model_output_shape(mistake.build(case.reference), case.input_shape) == got
+                   for case, got in observed)
 
     def _one(self, target: Target, case, seed: int) -> None:
         want = R.model_output_shape(case.reference, case.input_shape)
@@ -147,6 +165,7 @@ class OutputShapeCheck(ModuleCheck):
         if isinstance(got, dict):
             raise CheckFailed(f"{case}: the reference gives an output of shape {want}, yours "
                               f"raised {got['error']}")
+        observe((case, tuple(got)), correct=tuple(got) == want)
         if tuple(got) != want:
             raise CheckFailed(f"{case}: your output has shape {tuple(got)}; "
                               f"{case.reference_name} gives {want}.")
@@ -180,6 +199,24 @@ class SameFunctionCheck(ModuleCheck):
                 self, examples=largest[:self.hidden_examples]), target, profile)
         return super()._run(target, profile)
 
+    diagnoses = WrongModel
+
+    def _agrees(self, mistake: WrongModel, observed: Observations) -> bool:
+        """The mistaken model, with the same weights, gives the student's outputs: in eval
+        mode, and in the training step where the student's model took one."""
+        for case, seed, got in observed:
+            trained = isinstance(got.get("train"), dict) and "out" in got["train"]
+            theirs = R.model_function(mistake.build(case.reference), tuple(case.input_shape),
+                                      seed, trained)
+            try:
+                compare_array(theirs["out"], got["out"], context="")
+                if trained:
+                    compare_array((theirs["train"] or {}).get("out"), got["train"]["out"],
+                                  context="")
+            except CheckFailed:
+                return False
+        return True
+
     def _one(self, target: Target, case, seed: int) -> None:
         shape = tuple(case.input_shape)
         want = R.model_function(case.reference, shape, seed,
@@ -192,10 +229,30 @@ class SameFunctionCheck(ModuleCheck):
             compare_array(want["out"], got["out"],
                           context=f"{case}, in eval mode and float64, {copied}.")
         except CheckFailed as failure:
+            observe((case, seed, got), correct=False)
             raise CheckFailed(f"{failure}\n{_first_layer_off(got['layers'], want['layers'])}"
                               ) from None
         if want["train"] is not None:
-            _compare_train_step(case, spec, want["train"], got.get("train"), copied)
+            try:
+                _compare_train_step(case, spec, want["train"], got.get("train"), copied)
+            except CheckFailed:
+                # evidence only where the training step's output differs: a mistake can
+                # explain an output, not a backward pass that raised or a gradient alone
+                if _output_differs(want["train"], got.get("train")):
+                    observe((case, seed, got), correct=False)
+                raise
+        observe((case, seed, got), correct=True)
+
+
+def _output_differs(want: dict, got) -> bool:
+    """Whether a training step reported an output, and one unlike the reference's."""
+    if not (isinstance(got, dict) and "out" in got):
+        return False
+    try:
+        compare_array(want["out"], got["out"], context="")
+    except CheckFailed:
+        return True
+    return False
 
 
 def _compare_train_step(case, spec: list, want: dict, got, copied: str) -> None:

@@ -13,6 +13,7 @@ autograde`` alone has none, and the report says its timings are unavailable.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import html
 import io
@@ -63,6 +64,8 @@ class Student:
     seconds: float | None = None
     cpu_seconds: float | None = None
     issues: list = dataclasses.field(default_factory=list)
+    #: grade id -> the misconception its failure was diagnosed as (``grader.misconceptions``)
+    diagnosed: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -123,6 +126,9 @@ def load(assignment: str, db_url: str, course_id: str, results_dir: Path) -> Cla
             student.seconds = sum(float(r.get("seconds") or 0) for r in records)
             student.cpu_seconds = sum(float(r.get("cpu_seconds") or 0) for r in records)
             student.issues = [i for r in records for i in issues(r)]
+            student.diagnosed = {gid: result["misconception"] for r in records
+                                 for gid, result in (r.get("results") or {}).items()
+                                 if result.get("misconception")}
         students.append(student)
     return ClassReport(assignment, students, sum(r.manual_pending for r in rows),
                        Path(results_dir))
@@ -180,6 +186,16 @@ def _no_timings(report: ClassReport) -> str:
             "(graded with nbgrader autograde alone?)")
 
 
+def misconceptions(report: ClassReport) -> list[tuple[str, str, int]]:
+    """(grade id, misconception's name, students) of every diagnosis, most frequent first."""
+    from . import misconceptions as M
+    names = {m.id: m.name for m in M.load(report.assignment)}
+    counts = collections.Counter((gid, names.get(mid, mid)) for s in report.students
+                                 for gid, mid in s.diagnosed.items())
+    return sorted(((gid, name, n) for (gid, name), n in counts.items()),
+                  key=lambda row: (-row[2], row[0], row[1]))
+
+
 def headline(report: ClassReport) -> str:
     scores = [s.score for s in report.students]
     top, mean = report.students[0].max_score, statistics.mean(scores)
@@ -196,6 +212,11 @@ def summary(report: ClassReport) -> str:
     lines.append("worst checks (students with full marks):")
     for gid, ok, n in pass_rates(report)[:WORST]:
         lines.append(f"  {_plain(gid, 40):<40} {ok:>4}/{n:<4} {100 * ok / n:4.0f}%")
+    diagnosed = misconceptions(report)
+    lines.append(f"misconceptions diagnosed: {len(diagnosed) or 'none'}"
+                 + (" (check, misconception, students)" if diagnosed else ""))
+    for gid, name, n in diagnosed[:2 * WORST]:
+        lines.append(f"  {_plain(gid, 32):<32} {_plain(name, 56):<56} {n:>4}")
     if report.timed:
         lines.append("slowest submissions (seconds on the worker: wall clock, CPU):")
         for s in slowest(report, WORST):
@@ -273,6 +294,19 @@ def pass_rate_chart(rates: list[tuple[str, int, int]]) -> str:
     return _svg(fig, "checks")
 
 
+def misconception_chart(rows: list[tuple[str, str, int]]) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _figure(7, 0.8 + 0.28 * len(rows))
+    y = range(len(rows))
+    ax.barh(y, [n for _, _, n in rows], color=ORANGE)
+    ax.set_yticks(list(y), [_plain(f"{name} ({gid})", 60) for gid, name, _ in rows], fontsize=8)
+    ax.invert_yaxis()  # most frequent at the top
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="students")
+    return _svg(fig, "misconceptions")
+
+
 def slowest_chart(students: list[Student]) -> str:
     from matplotlib.patches import Patch
 
@@ -301,6 +335,8 @@ figure svg { max-width: 100%; height: auto; }
 figcaption, .note { color: #555; font-size: 0.9rem; }
 li { margin: 0.3rem 0; }
 code { white-space: pre-wrap; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+td, th { border-bottom: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left; }
 """
 
 
@@ -319,6 +355,18 @@ def html_page(report: ClassReport) -> str:
         _section("Checks, worst first", f"<figure>{pass_rate_chart(rates)}<figcaption>"
                  "Share of students with full marks on each check.</figcaption></figure>"),
     ]
+    diagnosed = misconceptions(report)
+    if diagnosed:
+        table = "".join(f"<tr><td><code>{e(gid)}</code></td><td>{e(name)}</td>"
+                        f"<td>{n}</td></tr>" for gid, name, n in diagnosed)
+        sections.append(_section("Misconceptions", (
+            f"<figure>{misconception_chart(diagnosed)}<figcaption>Students whose failure of a "
+            "check was diagnosed as a known misconception.</figcaption></figure>"
+            "<table><tr><th>check</th><th>misconception</th><th>students</th></tr>"
+            f"{table}</table>")))
+    else:
+        sections.append(_section("Misconceptions", '<p class="note">No failure was diagnosed '
+                                 "as a known misconception.</p>"))
     if report.timed:
         top = slowest(report)
         sections.append(_section("Slowest submissions", f"<figure>{slowest_chart(top)}"

@@ -52,6 +52,8 @@ class CellResult:
     points: float
     message: str
     seconds: float = 0.0
+    #: the misconception its failure was diagnosed as (``grader.misconceptions``), or None
+    misconception: str | None = None
 
     @property
     def score(self) -> float:
@@ -67,6 +69,8 @@ class NotebookGrader:
     ``explain=False`` skips the search for the smallest failing input: the same
     verdicts, in about half the time, with plainer messages (for proofs, not students).
     ``hidden=False`` leaves the hidden checks out, as ``pytest exercises/`` does.
+    ``diagnose=False`` never names a misconception (``grader.misconceptions``): for the
+    benchmark of what the diagnosis costs.
     ``problem_set`` names the problem set when the notebook's path, file name and
     imports do not.  A notebook that cannot be graded raises ``MalformedNotebook``.
     """
@@ -74,7 +78,8 @@ class NotebookGrader:
     def __init__(self, nb, *, problem_set: str | None = None, hidden: bool = True,
                  call_timeout: float | None = None, cell_timeout: float = 30.0,
                  explain: bool = True, secret: str | None = None,
-                 budget_s: float = DEFAULT_BUDGET_S, require_isolation: bool = False):
+                 budget_s: float = DEFAULT_BUDGET_S, require_isolation: bool = False,
+                 diagnose: bool = True):
         import torch
         # Tiny float64 references run fastest on one thread, and graders may run in parallel.
         torch.set_num_threads(1)
@@ -104,7 +109,8 @@ class NotebookGrader:
                                    hide=ps.sandbox_hides if ps else (),
                                    require_isolation=require_isolation)
         self._results: dict[tuple[str, str], Result] = {}
-        self._profiles = {name: dataclasses.replace(p, shrink=explain, secret=secret)
+        self._profiles = {name: dataclasses.replace(p, shrink=explain, secret=secret,
+                                                    diagnose=diagnose)
                           for name, p in PROFILES.items()}
 
     def run_check(self, check_id: str, profile: str) -> Result:
@@ -126,7 +132,7 @@ class NotebookGrader:
                 # The cell has failed: its hidden check would only say the same thing again,
                 # after another timeout if the answer hangs.
                 return CellResult(grade_id, False, cell.points, results[-1].message,
-                                  time.monotonic() - start)
+                                  time.monotonic() - start, results[-1].misconception)
         return CellResult(grade_id, True, cell.points, "\n\n".join(r.message for r in results),
                           time.monotonic() - start)
 

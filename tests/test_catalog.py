@@ -1,7 +1,8 @@
 """The proof catalog and the sample class, each submission graded once, in process.
 
 Every mutant, alternative and sample student is graded with the full grader on
-the source notebook (hidden checks included, as under `nbgrader autograde`);
+the source notebook (hidden checks included, as under `nbgrader autograde`), in the
+check cells its edits can reach (``reachable_cells``; all of them under ``--update``);
 the public checks' verdicts come from the same run (what `pytest exercises/`
 shows).  Submissions with the same answers are graded once.  What each one
 fails is compared with ``tests/catalog/snapshots/<ps>.json``; ``--update``
@@ -15,7 +16,7 @@ import pytest
 from grader import notebook as nbio
 from grader.problems import AVAILABLE
 from grader.runner import NotebookGrader
-from tests.catalog import catalog, entries, graded_groups, measure
+from tests.catalog import catalog, entries, graded_groups, measure, reachable_cells
 from tests.conftest import release, solution
 
 GROUPS = graded_groups()
@@ -29,9 +30,17 @@ def _group_id(group) -> str:
 @pytest.mark.parametrize("group", GROUPS, ids=_group_id)
 def test_graded_as_the_snapshot_says(group, snapshot):
     ps = group[0].ps
-    measured = measure(ps, group[0].answers())
+    answers = group[0].answers()
+    # in full to record, and for what the analysis cannot see (edits beyond answer cells)
+    full = snapshot.update or any(e.submission.edit or e.submission.base != "solution"
+                                  for e in group)
+    measured = measure(ps, answers, None if full else reachable_cells(ps, answers))
     for entry in group:
         about = f"{entry.name} ({entry.submission.about})"
+        # a wrong diagnosis is worse than none (tests/test_misconceptions.py counts the right)
+        assert set(measured["diagnosed"]) <= entry.misconceptions, (
+            f"{about} was diagnosed as {measured['diagnosed']}, but makes "
+            f"{sorted(entry.misconceptions) or 'none of the catalogued misconceptions'}")
         if entry.role == "mutant":
             assert measured["failing_public"], f"{about} must fail a public check cell"
         elif entry.role == "hidden mutant":
@@ -43,6 +52,19 @@ def test_graded_as_the_snapshot_says(group, snapshot):
             assert measured["failing"] == sorted(c.grade_id for c in
                                                  nbio.grade_cells(solution(ps))), about
         snapshot.match(ps, entry.name, measured)
+
+
+def test_the_cells_graded_include_every_cell_the_snapshots_say_fails():
+    """What lets the catalog grade only the cells an edit reaches (``reachable_cells``)."""
+    from tests.catalog.snapshot import load
+    missed = []
+    for group in GROUPS:
+        ps = group[0].ps
+        reached = reachable_cells(ps, group[0].answers())
+        missed += [(ps, e.name, sorted(set(load(ps)[e.name]["failing"]) - reached))
+                   for e in group if reached is not None and e.name in load(ps)
+                   and not set(load(ps)[e.name]["failing"]) <= reached]
+    assert missed == []
 
 
 @pytest.mark.parametrize("ps", AVAILABLE)

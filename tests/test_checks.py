@@ -59,7 +59,8 @@ def test_failure_message_shows_shrunk_call_expected_actual_and_index():
     r = _run("conv2d_basic", conv2d_answer=FLIPPED)
     assert not r.passed
     for part in ("conv2d without stride", "Smallest failing call found:", "conv2d(x, weight)",
-                 "x = array of shape", "Expected (PyTorch):", "Yours:", "First difference at index"):
+                 "x = array of shape", "Expected (PyTorch):", "Yours:", "First difference at index",
+                 "This looks like: the kernel is flipped (a true convolution)."):
         assert part in r.message, r.message
     # shrunk: the counterexample is tiny, so it is printed in full
     assert "too large to print" not in r.message

@@ -178,3 +178,4 @@ def test_autograde_and_feedback_say_each_thing_once(tmp_path, snapshot):
     assert "hidden ones)" in html("ada_complete")
     cho = html("cho_flipped")
     assert cho.count("FAILED: conv2d without stride, padding, dilation or bias") == 1
+    assert "This looks like: the kernel is flipped (a true convolution)." in cho

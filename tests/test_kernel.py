@@ -58,6 +58,15 @@ def test_a_failure_in_a_notebook_is_shown_in_red_without_raising(verdicts, shown
     assert capsys.readouterr().err == ""
 
 
+def test_a_diagnosed_misconception_is_shown_in_the_notebook(verdicts, shown):
+    def ceil_size(n, kernel_size, stride=1, padding=0, dilation=1):
+        _conv_output_size(n, kernel_size, stride, padding, dilation)  # raises where it must
+        return -(-(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride) + 1
+    _run("conv_output_size_values", {"conv_output_size": ceil_size})
+    [data] = shown
+    assert "This looks like: the output size rounds up instead of down." in data["text/plain"]
+
+
 def test_a_failure_is_escaped_in_html(verdicts, shown):
     kernel._show_failure("FAILED: <b>x</b> [id]\nyour <script> output")
     assert "<script>" not in shown[0]["text/html"] and "&lt;script&gt;" in shown[0]["text/html"]

@@ -53,7 +53,10 @@ CLASS = {
               2.0),
     "dee_unreadable": (tuple(CELLS), "", "malformed"),
     "eve_autograde_only": (("quiz_1x1", "conv2d_basic"), "Your values differ", None),
+    "fay_flipped": (("conv2d_basic",), "Your values differ\nThis looks like: ...", 2.0),
 }
+#: student -> the misconception their failures were diagnosed as
+DIAGNOSED = {"fay_flipped": "kernel_flipped"}
 
 
 def make_class(course: Path) -> None:
@@ -83,7 +86,9 @@ def make_class(course: Path) -> None:
                 "results": {gid: {"grade_id": gid, "passed": gid not in failed,
                                   "points": points, "seconds": 0.5,
                                   "message": _failed(gid, message) if gid in failed else
-                                  f"PASSED: {gid}"} for gid, points in CELLS.items()}}
+                                  f"PASSED: {gid}",
+                                  "misconception": DIAGNOSED.get(student) if gid in failed
+                                  else None} for gid, points in CELLS.items()}}
             parallel.write_result(parallel.result_path(course / parallel.RESULTS_DIR, student,
                                                        ASSIGNMENT, NOTEBOOK), record)
 
@@ -143,13 +148,17 @@ def test_the_markers_are_the_graders_own_words():
 
 def test_the_summary(ran):
     text = ran[0]
-    # 7, 2, 1, 4, 0 and 3 points out of 7
-    assert f"{ASSIGNMENT}: 6 students, autograded score: mean 2.8/7 (40%), median 2.5/7; " \
-        "6 written answers left to grade by hand" in text
+    # 7, 2, 1, 4, 0, 3 and 4 points out of 7
+    assert f"{ASSIGNMENT}: 7 students, autograded score: mean 3.0/7 (43%), median 3/7; " \
+        "7 written answers left to grade by hand" in text
     worst = re.findall(r"^  (\w+) +(\d+)/(\d+)", text.split("worst checks")[1], re.M)[:4]
     # a tie in the order of the grade ids
-    assert worst == [("conv2d_basic", "1", "6"), ("conv2d_stride", "3", "6"),
-                     ("quiz_1x1", "4", "6"), ("same_padding", "4", "6")]
+    assert worst == [("conv2d_basic", "1", "7"), ("conv2d_stride", "4", "7"),
+                     ("quiz_1x1", "5", "7"), ("same_padding", "5", "7")]
+    diagnosed = text.split("misconceptions diagnosed: ")[1].splitlines()
+    assert diagnosed[0] == "1 (check, misconception, students)"
+    assert diagnosed[1].split() == ["conv2d_basic", "the", "kernel", "is", "flipped", "(a",
+                                    "true", "convolution)", "1"]
     slow = text.split("slowest submissions")[1].splitlines()[1:4]
     assert [line.split()[0] for line in slow] == ["cho_budget", "ben_crashes", "ada"]
     flagged = text.split("grading hit errors or limits: ")[1]
@@ -167,7 +176,10 @@ def test_the_summary(ran):
 
 def test_the_page_is_self_contained_and_escaped(ran):
     page = ran[1]
-    assert page.count("<svg") == 3  # scores, checks, slowest
+    assert page.count("<svg") == 4  # scores, checks, misconceptions, slowest
+    table = page.split("<h2>Misconceptions</h2>")[1].split("</table>")[0]
+    assert "<td><code>conv2d_basic</code></td><td>the kernel is flipped (a true " \
+        "convolution)</td><td>1</td>" in table
     assert "<script" not in page and "<img" not in page
     assert html.escape(HOSTILE) in page and html.escape("<img src=x") in page
     # nothing fetched: only in-page references and data: URLs
@@ -187,6 +199,7 @@ def test_without_stored_results_the_report_says_timings_are_unavailable(course, 
     assert "timings unavailable: no results of `cnn-course grade`" in report.summary(found)
     page = report.html_page(found)
     assert page.count("<svg") == 2 and "timings unavailable" in page
+    assert "No failure was diagnosed" in page
 
 
 def test_it_never_creates_a_gradebook_nor_reports_an_ungraded_assignment(course, tmp_path):
@@ -218,8 +231,8 @@ def test_the_page_loads_without_errors_and_its_plots_render(chromium, ran, cours
             page.on("request", lambda r: requests.append(r.url))
             page.goto(url, wait_until="load")
             plots = page.locator("figure svg")
-            assert plots.count() == 3
-            for i in range(3):
+            assert plots.count() == 4
+            for i in range(4):
                 box = plots.nth(i).bounding_box()
                 assert box and box["width"] > 300 and box["height"] > 100, box
                 # bars and axes drawn: paths (text too is drawn as paths)

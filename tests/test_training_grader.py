@@ -37,7 +37,13 @@ def test_torchs_own_dropout_passes_the_modes_judge(case):
     assert P._dropout_modes(case, got) is None
 
 
-def test_the_judge_names_the_mistake():
+def _named(check_id: str, case, report) -> list[str]:
+    """The misconceptions of problem set 9 that explain ``report`` for a ``check_id`` case."""
+    from grader.misconceptions import ps09_training_transfer as M
+    return [m.id for m in M.MISCONCEPTIONS if check_id in m.checks and m.fits(case, report)]
+
+
+def test_the_judge_says_what_is_wrong_and_the_misconception_names_it():
     case = DropoutCase((64, 512), 0.2)
 
     def keeps_with_p(x, p, training):
@@ -45,7 +51,8 @@ def test_the_judge_names_the_mistake():
 
     got = probes.dropout_call({"d": keeps_with_p}, "d", case.x(), case.p, True, 0,
                               shortcuts.NONE.to_json())
-    assert "probability of an element being zeroed" in P._dropout_training(case, got)
+    assert "it zeroed 80." in P._dropout_training(case, got)
+    assert _named("dropout_training", case, got) == ["dropout_p_keeps"]
 
     def by_position(x, p, training):  # exactly p of the entries, the first ones
         keep = torch.arange(x.numel()).reshape(x.shape) >= p * x.numel()
@@ -71,7 +78,9 @@ def test_accumulated_gradients_are_named():
         return 0.0
 
     case = LoaderCase("train", 10, 4)
-    assert "they accumulate" in P._train_updates(case, _train_report(no_zero_grad, case))
+    report = _train_report(no_zero_grad, case)
+    assert "the gradients are not those of this batch's loss" in P._train_updates(case, report)
+    assert _named("train_one_epoch_updates", case, report) == ["gradients_accumulate"]
     assert P._train_updates(case, _train_report(R.train_one_epoch, case)) is None
 
 
@@ -96,8 +105,9 @@ def test_per_batch_mean_loss_is_named():
         return sum(v for v, _ in losses) / len(losses)
 
     case = LoaderCase("train", 10, 4)
-    assert "weight each batch's loss by its size" in P._train_loss(
-        case, _train_report(batch_mean, case))
+    report = _train_report(batch_mean, case)
+    assert "the mean loss per sample over the epoch" in P._train_loss(case, report)
+    assert _named("train_one_epoch_loss", case, report) == ["loss_batch_mean"]
 
 
 @pytest.mark.parametrize("layout", sorted(HeadCase.LAYOUTS))

@@ -7,6 +7,7 @@ grader, and kept in ``snapshots/<ps>.json`` (see ``snapshot.py``).
 """
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import importlib
@@ -41,6 +42,13 @@ class Entry:
     @property
     def name(self) -> str:
         return self.submission.student
+
+    @property
+    def misconceptions(self) -> frozenset[str]:
+        """The ids of the misconceptions (``grader.misconceptions``) this entry makes: a
+        catalog's ``DIAGNOSED`` maps a name to one id, or a sample student to several."""
+        ids = getattr(catalog(self.ps), "DIAGNOSED", {}).get(self.name, ())
+        return frozenset((ids,) if isinstance(ids, str) else ids)
 
     def answers(self) -> tuple:
         """The answer cells as graded: submissions with equal answers are graded once."""
@@ -82,14 +90,105 @@ def as_autograded(ps: str, answers: tuple) -> nbio.nbformat.NotebookNode:
     return nb
 
 
-def measure(ps: str, answers: tuple) -> dict:
-    """The check cells failed under nbgrader (all checks) and under pytest (public ones)."""
+def measure(ps: str, answers: tuple, only: frozenset | None = None) -> dict:
+    """The check cells failed under nbgrader (all checks) and under pytest (public ones),
+    and the misconceptions their failures were diagnosed as; of the cells ``only``, where
+    given (the others taken to pass, as the model solution's do)."""
     with NotebookGrader(as_autograded(ps, answers), explain=False) as grader:
-        failing = sorted(gid for gid, r in grader.grade_all().items() if not r.passed)
+        results = {cell.grade_id: grader.grade_cell(cell.grade_id) for cell in grader.cells
+                   if only is None or cell.grade_id in only}
+        failing = sorted(gid for gid, r in results.items() if not r.passed)
         public = sorted(cell.grade_id for cell in nbio.grade_cells(release(ps))
-                        if not all(grader.run_check(c.check_id, c.profile).passed
-                                   for c in cell.calls))
-    return {"failing": failing, "failing_public": public}
+                        if (only is None or cell.grade_id in only) and
+                        not all(grader.run_check(c.check_id, c.profile).passed
+                                for c in cell.calls))
+    diagnosed = sorted({r.misconception for r in results.values() if r.misconception})
+    return {"failing": failing, "failing_public": public, "diagnosed": diagnosed}
+
+
+# --- which check cells an edit can change --------------------------------------------------
+#
+# A mutant edits one or two answer cells; a check cell whose checks never reach the names
+# those cells define grades it as it grades the model solution, which the catalog grades in
+# full (as an alternative or a sample student).  So the catalog grades only the cells an
+# edit can reach.  The analysis may err: the snapshot, always measured in full (--update),
+# then lists a failing cell that was not graded, and the test fails, never passes wrongly.
+
+
+def _bound_and_used(source: str) -> tuple[set, set] | None:
+    """The names a cell binds at the top level, and every name it reads; None if it does
+    not parse (a stub in progress: anything may happen)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    bound = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            bound |= {n.id for n in ast.walk(node)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return bound, used
+
+
+def _student_names(value) -> set[str]:
+    """The student's objects a probe's case passes by name (``grader.probes.STUDENT``)."""
+    from grader.probes import STUDENT
+    if isinstance(value, dict):
+        return ({value[STUDENT]} if STUDENT in value else set()).union(
+            *map(_student_names, value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*map(_student_names, value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return set().union(*(_student_names(getattr(value, f.name))
+                             for f in dataclasses.fields(value)))
+    return set()
+
+
+def looked_up(check) -> set[str]:
+    """The names of the student's objects a check reaches directly."""
+    names = {getattr(check, a, "") for a in ("function", "cls")} - {""}
+    names |= set(getattr(check, "functions", ()))
+    names |= set(getattr(check, "answers", {}))  # a quiz's answers are names too
+    return names | _student_names(list(getattr(check, "examples", ())))
+
+
+def reachable_cells(ps: str, answers: tuple) -> frozenset | None:
+    """The check cells ``answers`` can grade otherwise than the model solution's answers:
+    those whose checks reach, through the names the answer cells read, a name that an
+    edited cell binds (before or after the edit).  None: every cell (the model solution,
+    a cell that does not parse, cells that are not the model's at all)."""
+    from grader.runner import problem_set
+
+    model = dict(nbio.answer_cells(Submission("model", "").build(solution(ps), release(ps))))
+    given = dict(answers)
+    if set(given) != set(model):
+        return None
+    cells = {gid: _bound_and_used(src) for gid, src in given.items()}
+    if any(v is None for v in cells.values()):
+        return None
+    if given == model:
+        return None  # the model solution itself: what the others are measured against
+    edited = set()
+    for gid in (g for g in given if given[g] != model[g]):
+        before = _bound_and_used(model[gid])
+        edited |= cells[gid][0] | (before[0] if before else set())
+    checks = problem_set(ps).checks
+    out = set()
+    for cell in nbio.grade_cells(solution(ps)):
+        names = set().union(*(looked_up(checks[c.check_id]) for c in cell.calls))
+        frontier = set(names)
+        while frontier:  # every name the reached cells read, transitively
+            found = set().union(*(used for bound, used in cells.values() if bound & frontier))
+            frontier = found - names
+            names |= found
+        if names & edited:
+            out.add(cell.grade_id)
+    return frozenset(out)
 
 
 def failing(ps: str, name: str) -> frozenset:

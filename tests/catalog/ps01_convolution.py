@@ -257,3 +257,25 @@ ALTERNATIVES = [
                answers={**ANSWERS, CONV: _IM2COL}),
     Submission("conv_fft", "conv2d through numpy.fft", answers={**ANSWERS, CONV: _FFT}),
 ]
+
+#: entries that make a misconception of ``grader.misconceptions.ps01_convolution``, by id:
+#: the diagnosis must name it for them, and for no other entry
+DIAGNOSED = {
+    "flipped_kernel": "kernel_flipped",
+    "forgot_bias": "bias_forgotten",
+    "one_sided_padding": "padding_one_side",
+    "same_padding_symmetric_in_conv": "same_padding_symmetric",
+    "dilation_ignored": "dilation_ignored",
+    "groups_ignored": "groups_first_slice",
+    "batch_of_one": "first_image_only",
+    "single_off_by_one": "valid_size_off_by_one",
+    "ceil_not_floor": "output_size_ceil",
+    "max_pool_zero_padding": "max_pool_zero_padding",
+    "pool_default_stride_1": "pool_stride_defaults_to_1",
+    "count_include_pad_ignored": "count_include_pad_ignored",
+    "param_count_no_bias": "param_count_bias_always",
+    "param_count_no_groups": "param_count_groups_ignored",
+    "same_padding_extra_before": "same_padding_extra_before",
+    "flatten_pool_stride_1": "flatten_pool_stride_1",
+    "quiz_forgot_bias": "quiz_bias_forgotten",
+}

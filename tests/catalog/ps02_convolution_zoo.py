@@ -39,7 +39,7 @@ MUTANTS = [
     _m("cmatrix_no_padding_offset", "conv_matrix forgets that padding shifts the window",
        "conv_matrix_answer", "r, c = i * sh + u - ph, j * sw + v - pw",
        "r, c = i * sh + u, j * sw + v"),
-    _m("cmatrix_transposed", "conv_matrix returns C^T (the seed's picture) instead of C",
+    _m("cmatrix_transposed", "conv_matrix returns C^T ([S4]'s picture) instead of C",
        "conv_matrix_answer", "    return C\n", "    return C.T\n"),
     _m("transpose_output_padding_ignored", "conv_transpose2d ignores output_padding", TRANSPOSE,
        "full_h = (h - 1) * sh + dh * (kh - 1) + 1 + oph\n    full_w = (w - 1) * sw + dw * (kw - 1) + 1 + opw",
@@ -76,7 +76,7 @@ MUTANTS = [
     _m("shuffle_wrong_axes", "channel shuffle reshapes to (C/g, g): the inverse shuffle",
        "channel_shuffle_answer", "x.reshape(n, groups, c // groups, h, w)",
        "x.reshape(n, c // groups, groups, h, w)"),
-    _m("lrn_alpha_not_over_n", "LRN uses alpha instead of alpha / n (the seed's formula)",
+    _m("lrn_alpha_not_over_n", "LRN uses alpha instead of alpha / n ([S3]'s formula)",
        "local_response_norm_answer", "alpha / size * window", "alpha * window"),
     _m("lrn_window_mirrored", "LRN's window for even sizes reaches forward instead of back",
        "local_response_norm_answer", "(size // 2, (size - 1) // 2)", "((size - 1) // 2, size // 2)"),
@@ -359,3 +359,27 @@ ALTERNATIVES = [
 ]
 
 # Under nbgrader, mutants of independent cells share a notebook (see tests/catalog/__init__.py).
+
+#: entries that make a misconception of ``grader.misconceptions.ps02_convolution_zoo``, by id
+DIAGNOSED = {
+    "tsize_no_output_padding": "output_padding_ignored",
+    "transpose_output_padding_ignored": "output_padding_ignored",
+    "transpose_not_flipped": "transpose_not_flipped",
+    "transpose_crop_one_side": "transpose_crop_one_side",
+    "cmatrix_transposed": "conv_matrix_transposed",
+    "cmatrix_no_padding_offset": "conv_matrix_padding_unshifted",
+    "conv3d_depth_dilation_ignored": "conv3d_depth_undilated",
+    "separable_factors_swapped": "separable_factors_swapped",
+    "depthwise_mixes_channels": "depthwise_mixes_channels",
+    "depthwise_bias_forgotten": "depthwise_bias_forgotten",
+    "shuffle_wrong_axes": "shuffle_inverse",
+    "lrn_alpha_not_over_n": "lrn_alpha_not_over_n",
+    "lrn_window_mirrored": "lrn_window_mirrored",
+    "rf_ignores_jump": "rf_ignores_jump",
+    "rf_ignores_dilation": "rf_ignores_dilation",
+    "dbias_batch_mean": "dbias_batch_mean",
+    "dx_padding_not_cropped": "dx_padding_kept",
+    "im2col_kernel_major": "im2col_kernel_major",
+    "quiz_depthwise_with_bias": "quiz_depthwise_with_bias",
+    "cho_flipped": ("transpose_not_flipped", "lrn_alpha_not_over_n"),  # a sample student
+}

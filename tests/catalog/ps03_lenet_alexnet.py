@@ -92,3 +92,18 @@ ALTERNATIVES = [
     Submission("alt_flat_lenet", "LeNet-5 with its own layer names and functional activations",
                answers={**ANSWERS, LENET: _FLAT_LENET}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps03_lenet_alexnet``
+DIAGNOSED = {
+    "sparse_first_maps": "c3_first_maps",
+    "sparse_dense": "c3_dense",
+    "lenet_max_pooling": "lenet_max_pooling",
+    "lenet_relu": "lenet_relu",
+    "adaptive_max_pool": "alexnet_adaptive_max_pool",
+    "dropout_argument_ignored": "alexnet_dropout_fixed",
+    "lrn_alpha_not_scaled": "lrn_alpha_not_scaled",
+    "cho_lrn": "lrn_alpha_not_scaled",
+    "alexnet2012_lrn_before_relu": "lrn_before_relu",
+    "alexnet2012_no_groups": "alexnet2012_no_groups",
+    "quiz_224": "quiz_conv1_224",
+}

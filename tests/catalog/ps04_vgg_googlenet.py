@@ -144,3 +144,15 @@ ALTERNATIVES = [
     Submission("alt_staged_layers", "make_layers by stages; cfgs parsed from strings",
                answers={**ANSWERS, LAYERS: _LOOP_LAYERS}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps04_vgg_googlenet``
+DIAGNOSED = {
+    "bn_after_relu": "bn_after_relu",
+    "vgg_adaptive_max_pool": "vgg_adaptive_max_pool",
+    "vgg_no_dropout": "vgg_no_dropout",
+    "branch_order_swapped": "inception_branch_order",
+    "cho_branches": "inception_branch_order",
+    "bn_default_eps": "basic_conv_default_eps",
+    "true_5x5": "inception_true_5x5",
+    "quiz_7x7_per_layer": "quiz_stack_one_layer",
+}

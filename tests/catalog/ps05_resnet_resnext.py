@@ -118,3 +118,16 @@ ALTERNATIVES = [
     Submission("alt_functional_bottleneck", "Bottleneck with functional ReLUs",
                answers={**ANSWERS, BOTTLENECK: _FUNCTIONAL_BOTTLENECK}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps05_resnet_resnext``
+DIAGNOSED = {
+    "relu_before_add": "relu_before_add",
+    "cho_relu": "relu_before_add",
+    "no_relu_after_add": "no_relu_after_add",
+    "stride_on_first_1x1": "stride_on_first_1x1",
+    "expansion_two": "bottleneck_expansion_two",
+    "groups_is_width": "groups_is_width",
+    "resnext_4x32d": "resnext_4x32d",
+    "no_maxpool": "resnet_no_maxpool",
+    "quiz_layer3": "quiz_layer3_28",
+}

@@ -128,3 +128,20 @@ ALTERNATIVES = [
     Submission("alt_split_dual_path", "DualPathBlock with torch.split and a Sequential branch",
                answers={**ANSWERS, DUAL: _SPLIT_DUAL_PATH}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps06_densenet_dpn``
+DIAGNOSED = {
+    "no_relu_before_3x3": "dense_layer_no_relu2",
+    "no_bottleneck": "dense_layer_no_bottleneck",
+    "adds_like_resnet": "dense_block_adds",
+    "cho_adds": "dense_block_adds",
+    "last_layer_only": "dense_block_last_only",
+    "transition_max_pool": "transition_max_pool",
+    "no_compression": "densenet_no_compression",
+    "no_final_relu": "densenet_no_final_relu",
+    "dense_new_maps_first": "dpn_new_dense_first",
+    "stride_on_first_1x1": "dpn_stride_on_first_1x1",
+    "default_eps": "dpn_default_eps",
+    "groups_ignored": "dpn_groups_ignored",
+    "no_final_norm": "dpn_no_final_norm",
+}

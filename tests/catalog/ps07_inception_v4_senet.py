@@ -137,3 +137,16 @@ ALTERNATIVES = [
     Submission("alt_branch_list", "Inception-A's branches in a ModuleList; functional max pool",
                answers={**ANSWERS, A: _BRANCH_LIST}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps07_inception_v4_senet``
+DIAGNOSED = {
+    "no_sigmoid": "se_no_sigmoid",
+    "max_squeeze": "se_squeeze_max",
+    "se_after_addition": "se_after_addition",
+    "cho_se_sum": "se_after_addition",
+    "stride_on_3x3": "se_stride_on_3x3",
+    "se_resnet_no_dropout": "se_resnet_no_dropout",
+    "floor_max_pool": "se_resnet_floor_max_pool",
+    "default_eps": "inception_default_eps",
+    "avg_pool_counts_padding": "inception_a_pool_counts_padding",
+}

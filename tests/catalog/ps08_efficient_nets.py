@@ -212,3 +212,20 @@ ALTERNATIVES = [
                "timm's initialisation written per layer kind, BatchNorm left at its default",
                answers={**ANSWERS, MOBILE1: _TIMM_NAMED_V1}),
 ]
+
+#: the entries that make a misconception of ``grader.misconceptions.ps08_efficient_nets``
+DIAGNOSED = {
+    "depthwise_groups_1": "depthwise_groups_1",
+    "norm_between_steps": "separable_norm_between_steps",
+    "first_relu_in_place": "xception_first_relu_in_place",
+    "padded_stem": "xception_padded_stem",
+    "relu_not_relu6": "relu_not_relu6",
+    "no_relu6_after_pointwise": "no_relu6_after_pointwise",
+    "relu6_after_projection": "relu6_after_projection",
+    "cho_relu6": "relu6_after_projection",
+    "no_classifier_dropout": "mobilenet_v2_no_dropout",
+    "shuffle_wrong_axis": "shuffle_wrong_axis",
+    "branch_on_first_half": "shuffle_branch_on_first_half",
+    "relu_after_depthwise": "shuffle_relu_after_depthwise",
+    "no_max_pool": "shufflenet_no_max_pool",
+}

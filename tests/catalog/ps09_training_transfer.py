@@ -307,3 +307,22 @@ ALTERNATIVES = [
     Submission("alt_bn_onecycle", "train_digits with a BatchNorm CNN, SGD and OneCycle, "
                "writing its own loop", answers={**ANSWERS, DIGITS: _DIGITS_ALT}),
 ]
+
+#: entries that make a misconception of ``grader.misconceptions.ps09_training_transfer``, by id
+DIAGNOSED = {
+    "dropout_no_rescale": "dropout_no_rescale",
+    "dropout_times_keep": "dropout_times_keep",
+    "dropout_p_keeps": "dropout_p_keeps",
+    "dropout_ignores_training": "dropout_ignores_training",
+    "dropout_p1_nan": "dropout_divides_by_zero",
+    "dropout_in_place": "dropout_in_place",
+    "train_batch_mean_loss": "loss_batch_mean",
+    "train_last_loss": "loss_last_batch",
+    "train_sum_loss": "loss_summed",
+    "eval_count": "accuracy_count",
+    "eval_percent": "accuracy_percent",
+    "eval_len_loader": "accuracy_len_loader",
+    "eval_batch_mean": "accuracy_batch_mean",
+    "second_forward_for_accuracy": "second_forward_pass",
+    "train_no_zero_grad": "gradients_accumulate",
+}
