@@ -189,17 +189,22 @@ def test_a_notebook_has_a_total_budget():
 
 
 def test_a_loaded_machine_charges_the_same():
-    """CPU time a busy machine takes away is not charged: one core, shared with two hogs."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\n"
-                              "while True: pass"]) for _ in range(2)]
+    """CPU time a busy machine takes away is not charged: every core shared with two hogs.
+
+    Each hog has a session of its own, as the sandbox does, so that the scheduler's
+    per-session groups (autogroup) share a core between them and not by session."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "print(flush=True)\nwhile True: pass"],
+                             stdout=subprocess.PIPE, start_new_session=True)
+            for _ in range(2 * os.cpu_count())]
     try:
-        os.sched_setaffinity(0, {0})
+        for hog in hogs:
+            hog.stdout.readline()  # burning
         with Sandbox([("probes", PROBES)], FROM_SCRATCH, call_timeout=1.5) as sb:
+            sb.ensure_started()
             start = time.monotonic()
             assert call(sb, "burn", 1.0) == "done"
             assert time.monotonic() - start > 1.5  # over the limit by the wall clock
     finally:
-        os.sched_setaffinity(0, range(os.cpu_count()))
         for hog in hogs:
             hog.kill()
 
