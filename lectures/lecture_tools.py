@@ -4,7 +4,8 @@ The notebooks import this module as ``lt``. It holds three kinds of things:
 
 * the example data of the course's sources [S1]-[S5] (listed in sources.md): the
   5x5 worked example, the four edge filters of the Udacity notes, the MNIST and
-  CIFAR ``Net`` classes, and a real photo;
+  CIFAR ``Net`` classes, and a real photo; plus small examples of our own for the
+  figures (an RGB volume and one 3-D filter, a map to pool, [S5]'s +-1 example rebuilt);
 * the arithmetic of convolution as small functions, numbered after
   Dumoulin & Visin, *A guide to convolution arithmetic for deep learning*
   (2016), plus receptive fields, parameter counts and multiply-accumulate
@@ -30,6 +31,7 @@ import math
 from fractions import Fraction
 from typing import Iterable, Sequence
 
+import matplotlib
 import numpy as np
 import torch
 import torch.nn as nn
@@ -58,6 +60,45 @@ SEED_INPUT = np.array(
 SEED_KERNEL = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], dtype=float)
 #: ... and the 3x3 result [S4] prints (stride 1, no padding).
 SEED_OUTPUT = np.array([[12, 12, 17], [10, 17, 19], [9, 6, 14]], dtype=float)
+
+#: [S5]'s +-1 example, rebuilt: its pictures are not in its text, so this 0/1 image and
+#: filter (+1 on the diagonal, -1 elsewhere) are chosen to give the numbers it quotes:
+#: 0 at the first window, -2 at the next, and the maximum 3 twice, one window below the other.
+PM1_IMAGE = np.array(
+    [
+        [0, 1, 1, 0, 0],
+        [0, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0],
+        [0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 1],
+    ],
+    dtype=float,
+)
+PM1_FILTER = 2 * np.eye(3) - 1
+
+#: A small integer RGB volume (3 x 5 x 5, channels first) and one 3 x 3 x 3 filter with
+#: its bias: a multi-channel step small enough to read every number.
+RGB_INPUT = np.array(
+    [
+        [[1, 0, 2, 1, 0], [0, 2, 1, 0, 1], [2, 1, 0, 2, 2], [1, 0, 1, 1, 0], [0, 2, 2, 0, 1]],
+        [[0, 1, 1, 2, 0], [2, 0, 1, 1, 1], [1, 2, 0, 0, 2], [0, 1, 2, 1, 0], [2, 0, 1, 0, 1]],
+        [[2, 2, 0, 1, 1], [1, 0, 0, 2, 0], [0, 1, 2, 1, 0], [1, 2, 0, 0, 2], [0, 1, 1, 2, 0]],
+    ],
+    dtype=float,
+)
+RGB_FILTER = np.array(
+    [
+        [[1, 1, 0], [0, 1, -1], [-1, 0, 1]],
+        [[0, 1, 0], [1, -1, 1], [0, 1, 0]],
+        [[-1, 0, 1], [0, 1, 0], [1, -1, 0]],
+    ],
+    dtype=float,
+)
+RGB_BIAS = 1.0
+
+#: A 4x4 map with negative values, for pooling with padding: a corner window that holds one
+#: negative pixel and three padding cells shows why max pooling pads with -inf, not 0.
+POOL_INPUT = np.array([[-1, 3, 2, -4], [4, -2, 1, 1], [0, 1, -5, 6], [-3, 2, 7, -8]], dtype=float)
 
 #: Names of the four edge filters of [S5], in its order.
 EDGE_FILTER_NAMES = ("vertical", "-vertical", "horizontal", "-horizontal")
@@ -519,6 +560,66 @@ def dense_params_for_image(side: int, channels: int = 3, hidden: int = 1000) -> 
 
 
 # ---------------------------------------------------------------------------
+# The numbers behind the worked-example figures (the figures draw these, the tests check them)
+# ---------------------------------------------------------------------------
+
+
+def rgb_conv_step(x, w, b: float, row: int, col: int) -> dict:
+    """One output pixel of one multi-channel filter, channel by channel, and its whole map.
+
+    ``x`` is (C, H, W) and ``w`` is (C, k, k): one filter. The per-channel windows, products
+    and sums show where each part of the pixel comes from; ``map`` is ``F.conv2d``'s, so a
+    test can hold the hand-made sum and PyTorch to the same number.
+    """
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    k = w.shape[-1]
+    windows = x[:, row:row + k, col:col + k]
+    products = windows * w + 0.0  # + 0.0 turns -0 (from 0 x -1) into 0 for printing
+    sums = products.sum(axis=(1, 2))
+    conv = F.conv2d(torch.tensor(x)[None], torch.tensor(w)[None],
+                    torch.tensor([float(b)], dtype=torch.float64))
+    return {"windows": windows, "products": products, "channel_sums": sums,
+            "value": float(sums.sum() + b), "map": conv[0, 0].numpy()}
+
+
+def pooling_example(x, k: int = 2, s: int = 2, p: int = 1) -> dict:
+    """Max and average pooling of a 2-D ``x`` with padding, the padding made visible.
+
+    The outputs are PyTorch's (the pooling code itself is left to problem set 1). The two
+    padded inputs show what each kind pads with: -inf for max pooling, so that padding can
+    never win a window, and zeros for average pooling, which by default
+    (``count_include_pad=True``) still divides by all k*k cells. ``max_zero_pad`` is what
+    padding with zeros would have given instead. ``windows`` holds each output's window as
+    its top-left corner in the padded input, row by row.
+    """
+    t = torch.tensor(np.asarray(x, float))[None, None]
+    pad = (p, p, p, p)
+    out = {"max_padded": F.pad(t, pad, value=-math.inf), "zero_padded": F.pad(t, pad),
+           "max": F.max_pool2d(t, k, s, p), "max_zero_pad": F.max_pool2d(F.pad(t, pad), k, s),
+           "avg": F.avg_pool2d(t, k, s, p),
+           "avg_no_pad": F.avg_pool2d(t, k, s, p, count_include_pad=False)}
+    out = {name: v[0, 0].numpy() for name, v in out.items()}
+    oh, ow = out["max"].shape
+    out["windows"] = [(i * s, j * s) for i in range(oh) for j in range(ow)]
+    return out
+
+
+def pre_activation(image, kernel) -> np.ndarray:
+    """Cross-correlation of one 2-D image with one 2-D kernel, bias 0, before any ReLU."""
+    x = torch.as_tensor(np.asarray(image, float))[None, None]
+    return F.conv2d(x, torch.as_tensor(np.asarray(kernel, float))[None, None])[0, 0].numpy()
+
+
+def cost_shares(rows: Sequence[dict]) -> list[dict]:
+    """Each weighted layer's share, in percent, of the network's parameters and of its MACs
+    (``rows`` from :func:`layer_table`; layers without either are left out)."""
+    rows = [r for r in rows if r["params"] or r["macs"]]
+    params, macs = sum(r["params"] for r in rows), sum(r["macs"] for r in rows)
+    return [{"layer": r["layer"], "type": r["type"], "params": 100 * r["params"] / params,
+             "macs": 100 * r["macs"] / macs} for r in rows]
+
+
+# ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
 
@@ -840,4 +941,118 @@ def plot_layer_costs(rows):
         ax.bar_label(bars, labels=[f"{v:,}" for v in vals], fontsize=9)
         ax.set_title(title)
         ax.set_ylim(0, max(vals) * 1.18)
+    return fig
+
+
+def _outline(ax, r: int, c: int, h: int, w: int, color, inset: float = 0.06, **kw) -> None:
+    """A coloured frame around h x w cells of a grid panel, drawn a little inside them so
+    that neighbouring frames stay apart."""
+    ax.add_patch(Rectangle((c - 0.5 + inset, r - 0.5 + inset), w - 2 * inset, h - 2 * inset,
+                           fill=False, lw=2.5, ec=color, **kw))
+
+
+def plot_rgb_conv(x=RGB_INPUT, w=RGB_FILTER, b: float = RGB_BIAS, row: int = 0, col: int = 1):
+    """One 3-D filter on an RGB volume making one pixel of ONE activation map.
+
+    Row c: channel c with the window at (row, col), the filter's slice c, and their products
+    with their sum. The right column adds the channel sums and the bias into that pixel of
+    the map (the map is ``F.conv2d``'s): the depth is summed away.
+    """
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    step = rgb_conv_step(x, w, b, row, col)
+    n, k = len(w), w.shape[-1]
+    fig = Figure(figsize=(13, 2.4 * n), layout="constrained")
+    axes = fig.subplot_mosaic([[f"x{c}", f"w{c}", f"p{c}", "y"] for c in range(n)],
+                              width_ratios=[x.shape[2], k, k, step["map"].shape[1] + 2])
+    for c in range(n):
+        name, cmap = (("red", "Reds"), ("green", "Greens"), ("blue", "Blues"))[c % 3]
+        fg.grid(axes[f"x{c}"], x[c], cmap=cmap, vmin=0, vmax=2 * x.max(),
+                highlight=(row, col, k, k), title=f"input channel {c} ({name})")
+        fg.grid(axes[f"w{c}"], w[c], cmap="Oranges", fmt="{:+g}", title=f"filter slice {c}")
+        fg.grid(axes[f"p{c}"], step["products"][c], cmap="Greys", vmin=-4, vmax=4, fmt="{:+g}",
+                title=f"products, sum = {step['channel_sums'][c]:g}")
+    terms = " + ".join(f"({v:g})" for v in step["channel_sums"])
+    fg.grid(axes["y"], step["map"], cmap="Purples", highlight=(row, col, 1, 1),
+            title=f"ONE activation map, {step['map'].shape[0]}x{step['map'].shape[1]}\n"
+                  f"{terms} + bias {b:g} = {step['value']:g}")
+    return fig
+
+
+def plot_pooling(x=POOL_INPUT, k: int = 2, s: int = 2, p: int = 1):
+    """Max and average pooling with padding: each window framed in its own colour, on the
+    padded input and around the output it makes.
+
+    Top row: padding with -inf (what max pooling does), its output, and what padding with 0
+    would give instead. Bottom row: padding with 0, the average over all k*k cells
+    (``count_include_pad=True``, PyTorch's default) and over the real cells only.
+    """
+    x = np.asarray(x, float)
+    ex = pooling_example(x, k, s, p)
+    inside = np.full(ex["zero_padded"].shape, np.nan)  # padding cells stay blank ...
+    inside[p:p + x.shape[0], p:p + x.shape[1]] = x
+    colors = [matplotlib.colormaps["tab10"](i % 10) for i in range(len(ex["windows"]))]
+    n, o = inside.shape[1], ex["max"].shape[1]
+    fig = Figure(figsize=(13, 7.4), layout="constrained")
+    axes = fig.subplots(2, 3, width_ratios=[n, o, o])
+    for ax, pad_text, title in ((axes[0, 0], "-inf", "padded with -inf (max pooling)"),
+                                (axes[1, 0], "0", "padded with 0 (average pooling)")):
+        fg.grid(ax, inside, cmap="Blues", title=f"input {x.shape[0]}x{x.shape[1]}, {title}")
+        for r, c in zip(*np.nonzero(np.isnan(inside))):  # ... and say what they hold
+            ax.text(c, r, pad_text, ha="center", va="center", fontsize=9, color="0.45")
+        for (r0, c0), color in zip(ex["windows"], colors):
+            _outline(ax, r0, c0, k, k, color)
+    for ax, key, fmt, title in (
+            (axes[0, 1], "max", "{:g}", f"max_pool2d, k={k}, s={s}, padding={p}"),
+            (axes[0, 2], "max_zero_pad", "{:g}", "max after 0-padding: wrong"),
+            (axes[1, 1], "avg", "{:.2f}", f"avg_pool2d: sum / {k * k} (default)"),
+            (axes[1, 2], "avg_no_pad", "{:.2f}", "count_include_pad=False")):
+        fg.grid(ax, ex[key], cmap="Greens", fmt=fmt)
+        ax.set_title(title, fontsize=10)
+        for i, color in enumerate(colors):
+            _outline(ax, *divmod(i, o), 1, 1, color)
+    return fig
+
+
+def plot_pm1_example(image=PM1_IMAGE, kernel=PM1_FILTER):
+    """[S5]'s +-1 filter on a 0/1 image: the windows that sum to 0 and -2 (first two
+    positions) and to the maximum (where the 1-pixels sit exactly under the +1 weights),
+    framed in the same colour on the image and on the map, before and after ReLU."""
+    pre = pre_activation(image, kernel)
+    k = np.asarray(kernel).shape[0]
+    marks = [((0, 0), fg.DARK), ((0, 1), fg.ORANGE)]
+    marks += [(tuple(int(v) for v in rc), fg.DEEP_RED) for rc in np.argwhere(pre == pre.max())]
+    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    axes = fig.subplots(1, 4, width_ratios=[len(image), k, len(pre), len(pre)])
+    fg.grid(axes[0], image, cmap="gray_r", vmin=0, vmax=2, title="image, pixels in [0, 1]")
+    fg.grid(axes[1], kernel, cmap="gray", fmt="{:+g}", title="filter, +1 and -1")
+    fg.grid(axes[2], pre, cmap="Greys",
+            title=f"sums, bias 0: {pre[0, 0]:g}, {pre[0, 1]:g}, ..., max {pre.max():g}")
+    fg.grid(axes[3], np.maximum(pre, 0), cmap="Greys", vmin=pre.min(), vmax=pre.max(),
+            title="after ReLU")
+    for (r, c), color in marks:
+        _outline(axes[0], r, c, k, k, color, inset=0.06 + 0.06 * (c % 2) + 0.06 * r)
+        for ax in axes[2:]:
+            _outline(ax, r, c, 1, 1, color)
+    return fig
+
+
+def plot_cost_shares(tables: dict):
+    """Each layer's share of its network's parameters and of its multiply-accumulates,
+    one panel per network (``{name: rows of layer_table}``)."""
+    fig = Figure(figsize=(12, 3.8), layout="constrained")
+    axes = fig.subplots(1, len(tables), squeeze=False)[0]
+    for ax, (name, rows) in zip(axes, tables.items()):
+        shares = cost_shares(rows)
+        pos = np.arange(len(shares))
+        for offset, key, color, label in ((-0.2, "params", fg.BLUE, "parameters"),
+                                          (0.2, "macs", fg.ORANGE, "MACs")):
+            vals = [r[key] for r in shares]
+            bars = ax.bar(pos + offset, vals, 0.4, color=color, label=label)
+            ax.bar_label(bars, labels=[f"{v:.0f}%" for v in vals], fontsize=8)
+        ax.set_xticks(pos, [r["layer"] for r in shares])
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("% of the network")
+        ax.set_title(f"{name}: {sum(r['params'] for r in rows):,} parameters, "
+                     f"{sum(r['macs'] for r in rows):,} MACs", fontsize=10)
+        ax.legend(fontsize=9)
     return fig

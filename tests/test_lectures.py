@@ -147,6 +147,98 @@ def test_learned_filter_recovers_the_edge_filter():
     np.testing.assert_allclose(learned, true, atol=0.25)
 
 
+def panel(fig, title_start: str):
+    """The one axes of ``fig`` whose title starts with ``title_start``."""
+    axes = [ax for ax in fig.axes if ax.get_title().startswith(title_start)]
+    assert len(axes) == 1, [ax.get_title() for ax in fig.axes]
+    return axes[0]
+
+
+def grid_numbers(ax, shape) -> np.ndarray:
+    """The numbers that ``figures.grid`` wrote into an h x w panel (NaN where none): what a
+    reader of the figure sees, to compare with what PyTorch computes."""
+    out = np.full(shape, np.nan)
+    for t in ax.texts:
+        x, y = t.get_position()
+        inside = 0 <= y < shape[0] and 0 <= x < shape[1]
+        if inside and float(x).is_integer() and float(y).is_integer():
+            out[int(y), int(x)] = float(t.get_text())
+    return out
+
+
+def test_rgb_conv_step_is_conv2d_with_bias():
+    x, w, b = lt.RGB_INPUT, lt.RGB_FILTER, lt.RGB_BIAS
+    expected = F.conv2d(torch.tensor(x)[None], torch.tensor(w)[None],
+                        torch.tensor([b], dtype=torch.float64))[0, 0].numpy()
+    assert x.shape == (3, 5, 5) and w.shape == (3, 3, 3)
+    for row in range(3):
+        for col in range(3):
+            step = lt.rgb_conv_step(x, w, b, row, col)
+            np.testing.assert_array_equal(step["map"], expected)
+            # Each channel's sum is that channel's own single-channel cross-correlation.
+            by_channel = [scipy.signal.correlate2d(x[c], w[c], mode="valid")[row, col]
+                          for c in range(3)]
+            np.testing.assert_array_equal(step["channel_sums"], by_channel)
+            assert step["value"] == sum(by_channel) + b == expected[row, col]
+    # The figure's example: (4) + (1) + (-2) + bias 1 = 4, and the map it shows is PyTorch's.
+    step = lt.rgb_conv_step(x, w, b, 0, 1)
+    assert step["channel_sums"].tolist() == [4, 1, -2] and step["value"] == 4
+    fig = lt.plot_rgb_conv()
+    out = panel(fig, "ONE activation map")
+    assert "(4) + (1) + (-2) + bias 1 = 4" in out.get_title()
+    np.testing.assert_array_equal(grid_numbers(out, expected.shape), expected)
+    for c in range(3):
+        shown = grid_numbers(panel(fig, f"input channel {c}"), x[c].shape)
+        np.testing.assert_array_equal(shown, x[c])
+
+
+def test_pooling_example_against_torch():
+    x = lt.POOL_INPUT
+    ex = lt.pooling_example(x, k=2, s=2, p=1)
+    t = torch.tensor(x)[None, None]
+    np.testing.assert_array_equal(ex["max"], F.max_pool2d(t, 2, 2, 1)[0, 0].numpy())
+    np.testing.assert_array_equal(ex["avg"], F.avg_pool2d(t, 2, 2, 1)[0, 0].numpy())
+    np.testing.assert_array_equal(
+        ex["avg_no_pad"], F.avg_pool2d(t, 2, 2, 1, count_include_pad=False)[0, 0].numpy())
+    np.testing.assert_array_equal(ex["max"], [[-1, 3, -4], [4, 1, 6], [-3, 7, -8]])
+    np.testing.assert_array_equal(ex["max_zero_pad"], [[0, 3, 0], [4, 1, 6], [0, 7, 0]])
+    np.testing.assert_array_equal(ex["avg"], [[-0.25, 1.25, -1], [1, -1.25, 1.75],
+                                              [-0.75, 2.25, -2]])
+    np.testing.assert_array_equal(ex["avg_no_pad"], [[-1, 2.5, -4], [2, -1.25, 3.5],
+                                                     [-3, 4.5, -8]])
+    # The windows the figure frames, read off the padded inputs it draws, give those outputs:
+    # the max over a -inf-padded window, the mean over a 0-padded one, the mean of the real
+    # cells for count_include_pad=False.
+    assert len(ex["windows"]) == ex["max"].size == lt.pool_out(4, 2, 2, 1) ** 2
+    real = np.isfinite(ex["max_padded"])
+    for i, (r0, c0) in enumerate(ex["windows"]):
+        win = np.s_[r0:r0 + 2, c0:c0 + 2]
+        assert ex["max_padded"][win].max() == ex["max"].flat[i]
+        assert ex["zero_padded"][win].mean() == ex["avg"].flat[i]
+        assert ex["max_padded"][win][real[win]].mean() == ex["avg_no_pad"].flat[i]
+    fig = lt.plot_pooling()
+    for title, key in (("max_pool2d", "max"), ("max after 0-padding", "max_zero_pad"),
+                       ("avg_pool2d", "avg"), ("count_include_pad=False", "avg_no_pad")):
+        np.testing.assert_array_equal(grid_numbers(panel(fig, title), (3, 3)), ex[key])
+
+
+def test_pm1_example_gives_the_numbers_of_s5():
+    image, kernel = lt.PM1_IMAGE, lt.PM1_FILTER
+    assert set(np.unique(image)) == {0, 1} and set(np.unique(kernel)) == {-1, 1}
+    pre = lt.pre_activation(image, kernel)
+    np.testing.assert_array_equal(pre, scipy.signal.correlate2d(image, kernel, mode="valid"))
+    # [S5]: 0 at the first window, -2 at the next, ReLU makes both 0; the maximum 3 (the
+    # number of +1 weights: 1 under each +1, 0 under each -1) twice, one below the other.
+    assert pre[0, 0] == 0 and pre[0, 1] == -2
+    assert pre.max() == 3 == (kernel == 1).sum()
+    assert np.argwhere(pre == 3).tolist() == [[1, 1], [2, 2]]
+    np.testing.assert_array_equal(np.maximum(pre, 0), lt.activation_maps(image, kernel[None])[0])
+    fig = lt.plot_pm1_example()
+    np.testing.assert_array_equal(grid_numbers(panel(fig, "sums, bias 0"), pre.shape), pre)
+    np.testing.assert_array_equal(grid_numbers(panel(fig, "after ReLU"), pre.shape),
+                                  np.maximum(pre, 0))
+
+
 # ---------------------------------------------------------------------------
 # Lecture 2: output size, padding, receptive fields
 # ---------------------------------------------------------------------------
@@ -416,6 +508,27 @@ def test_cifar_net():
     assert lt.pool_out(lt.conv_out(lt.pool_out(lt.conv_out(32, 5), 2), 5), 2) == 5
 
 
+@pytest.mark.parametrize("net, shape", [(lt.MnistNet, (1, 28, 28)), (lt.CifarNet, (3, 32, 32))])
+def test_cost_shares_against_torch(net, shape):
+    model = net()
+    rows = lt.layer_table(model, shape)
+    shares = lt.cost_shares(rows)
+    # One bar per layer with weights, in PyTorch's order, and its share of PyTorch's count.
+    weighted = [(name, m) for name, m in model.named_modules()
+                if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert [r["layer"] for r in shares] == [name for name, _ in weighted]
+    total = lt.count_params(model)
+    for r, (_, m) in zip(shares, weighted):
+        assert r["params"] * total / 100 == pytest.approx(lt.count_params(m))
+    assert sum(r["params"] for r in shares) == pytest.approx(100)
+    assert sum(r["macs"] for r in shares) == pytest.approx(100)
+    # The bars drawn are those shares: parameters first (the left bar of each pair), then MACs.
+    ax = lt.plot_cost_shares({"net": rows}).axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == [r["params"] for r in shares] + [r["macs"] for r in shares]
+    assert f"{total:,} parameters" in ax.get_title()
+
+
 def test_seed_quizzes():
     assert lt.count_params(nn.Conv2d(64, 128, 1)) == lt.conv_params(64, 128, 1) == 8320
     assert nn.Conv2d(64, 128, 1)(torch.zeros(1, 64, 9, 9)).shape[1] == 128
@@ -564,11 +677,13 @@ def test_lecture_helpers_give_no_exercise_away(module):
 #: that calls one must show the figure. So no figure function can rot unnoticed.
 FIGURES = {
     "01_convolution.ipynb": ["lt.plot_conv_step", "lt.plot_correlation_vs_convolution",
-                             "lt.plot_channels", "lt.plot_filters_and_maps",
-                             "lt.plot_learned_filter", "lt.plot_cnn_pipeline"],
+                             "lt.plot_pm1_example", "lt.plot_channels", "lt.plot_rgb_conv",
+                             "lt.plot_filters_and_maps", "lt.plot_learned_filter",
+                             "lt.plot_pooling", "lt.plot_cnn_pipeline"],
     "02_output_size_and_padding.ipynb": ["lt.plot_conv_arithmetic", "lt.plot_border_effect",
                                          "lt.plot_receptive_fields"],
-    "03_parameter_counting.ipynb": ["lt.plot_param_explosion", "lt.plot_layer_costs"],
+    "03_parameter_counting.ipynb": ["lt.plot_cost_shares", "lt.plot_param_explosion",
+                                    "lt.plot_layer_costs"],
     "04_convolution_zoo.ipynb": [
         "zt.plot_costs", "zt.plot_pointwise", "zt.plot_2d_vs_3d", "zt.plot_transposed_matrix",
         "zt.plot_transposed_stamps", "zt.plot_checkerboard", "zt.plot_dilation_grids",
