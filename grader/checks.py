@@ -161,8 +161,12 @@ class Check:
                                 start)
         finally:
             _observations.reset(token)
-        return Result(self.id, True, self._headline(True) + f" ({n} examples)", n,
-                      time.monotonic() - start)
+        return Result(self.id, True, self.passed(n), n, time.monotonic() - start)
+
+    def passed(self, examples: int, hidden: int | None = None) -> str:
+        """The message of a pass: on ``examples`` examples, then on ``hidden`` hidden ones."""
+        then = f", then {hidden} hidden ones" if hidden is not None else ""
+        return self._headline(True) + f" ({examples} examples{then})"
 
     def _failed(self, why: str, observed: Observations | None, start: float) -> Result:
         """The failure, with the misconception that explains what was observed, if one does."""

@@ -133,8 +133,14 @@ class NotebookGrader:
                 # after another timeout if the answer hangs.
                 return CellResult(grade_id, False, cell.points, results[-1].message,
                                   time.monotonic() - start, results[-1].misconception)
-        return CellResult(grade_id, True, cell.points, "\n\n".join(r.message for r in results),
-                          time.monotonic() - start)
+        if [c.check_id for c in cell.calls] == [results[0].check_id] * 2 and \
+                [self._profiles[c.profile].hidden for c in cell.calls] == [False, True]:
+            # the public examples, then the hidden ones (grader/layouts/): one line says both
+            message = self.problem_set[results[0].check_id].passed(results[0].examples,
+                                                                  results[1].examples)
+        else:
+            message = "\n\n".join(r.message for r in results)
+        return CellResult(grade_id, True, cell.points, message, time.monotonic() - start)
 
     def grade_all(self, progress=None) -> dict[str, CellResult]:
         out = {}

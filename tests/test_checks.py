@@ -234,3 +234,13 @@ def test_in_kernel_tripwires_catch_library_calls():
     r = PROBLEM_SET["conv2d_basic"].run(LocalTarget(ns, FROM_SCRATCH), QUICK)
     assert not r.passed and "shortcut" in r.message
     assert F.conv2d.__name__ == "conv2d"  # restored afterwards
+
+
+def test_a_cell_passing_its_public_and_hidden_checks_says_so_in_one_line():
+    from grader.runner import NotebookGrader
+    from tests.conftest import solution
+    with NotebookGrader(solution("ps01_convolution")) as grader:
+        r = grader.grade_cell("same_padding")
+    assert r.passed and re.fullmatch(
+        r"PASSED: same_padding matches PyTorch's padding='same' \[same_padding\] "
+        r"\(\d+ examples, then \d+ hidden ones\)", r.message), r.message
