@@ -94,3 +94,28 @@ def test_gradebook_table_lists_every_student(graded, capsys):
         for student in everyone(ps):
             assert student.student in out
     assert "auto score" in out
+
+
+def test_feedback_names_only_the_misconceptions_a_submission_makes(graded):
+    """Under nbgrader too, a diagnosis names a misconception the submission makes (its
+    catalog links), and nothing else: the sample classes of problem sets 1 and 9 and
+    every bundle of mutants."""
+    from grader import misconceptions
+    from grader.layout import load
+    from tests.catalog import catalog
+
+    named = set()
+    for ps in AVAILABLE:
+        links = getattr(catalog(ps), "DIAGNOSED", {})
+        for student in everyone(ps):
+            allowed = set()
+            for name in getattr(student, "members", [student.student]):
+                ids = links.get(name, ())
+                allowed |= {ids} if isinstance(ids, str) else set(ids)
+            nb = nbio.read(graded[1] / "autograded" / student.student / ps / load(ps).notebook)
+            text = "\n".join(str(out) for c in nb.cells for out in c.get("outputs", []))
+            found = {m.id for m in misconceptions.load(ps)
+                     if f"This looks like: {m.name}." in text}
+            assert found <= allowed, (ps, student.student, found - allowed)
+            named |= {(ps, i) for i in found}
+    assert ("ps01_convolution", "kernel_flipped") in named

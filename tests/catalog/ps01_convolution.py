@@ -278,4 +278,7 @@ DIAGNOSED = {
     "same_padding_extra_before": "same_padding_extra_before",
     "flatten_pool_stride_1": "flatten_pool_stride_1",
     "quiz_forgot_bias": "quiz_bias_forgotten",
+    # the sample class, graded by nbgrader (tests/test_nbgrader_grading.py)
+    "cho_flipped": "kernel_flipped",
+    "dev_pooling": ("max_pool_zero_padding", "count_include_pad_ignored"),
 }

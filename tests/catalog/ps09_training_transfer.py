@@ -325,4 +325,5 @@ DIAGNOSED = {
     "eval_batch_mean": "accuracy_batch_mean",
     "second_forward_for_accuracy": "second_forward_pass",
     "train_no_zero_grad": "gradients_accumulate",
+    "cho_batch_mean": "loss_batch_mean",  # the sample class, graded by nbgrader
 }
