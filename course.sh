@@ -6,6 +6,7 @@
 #   ./course.sh test   run the whole test suite, one pytest-xdist worker per core
 #                      (-m "not slow": the fast tier; --update: rewrite the snapshots)
 #
+# `./course.sh book` builds the course as a website in build/book (open build/book/index.html),
 # and `./course.sh setup` only sets up, with nbgrader's whole UI in JupyterLab;
 # `./course.sh setup --student` turns its instructor parts off (grader/student_setup.py).
 #
@@ -73,6 +74,13 @@ case "${1:-}" in
         shift
         exec cnn-course demo "$@"
         ;;
+    book)
+        setup
+        shift
+        # book/conf.py; lectures execute once, then come from build/jupyter_cache
+        python -m sphinx -b html -W --keep-going -q -c book . build/book "$@"
+        echo "==> the book: build/book/index.html"
+        ;;
     test)
         setup
         shift
@@ -89,7 +97,7 @@ case "${1:-}" in
         .venv/bin/python -m grader.student_setup "$who"
         ;;
     *)
-        echo "usage: ./course.sh demo | test [pytest args] | setup [--student]" >&2
+        echo "usage: ./course.sh demo | test [pytest args] | book [sphinx args] | setup [--student]" >&2
         exit 2
         ;;
 esac

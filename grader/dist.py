@@ -28,13 +28,13 @@ from pathlib import Path
 from . import notebook as nbio
 
 # Paths from the repository root; everything else stays behind.
-INCLUDE = ("exercises", "lectures", "grader", "benchmarks/bench_convolution.py", "LICENSE",
-           "course.sh", ".gitignore")
+INCLUDE = ("exercises", "lectures", "grader", "book", "benchmarks/bench_convolution.py",
+           "LICENSE", "course.sh", ".gitignore")
 LEAVE_OUT = ("grader/sample_class",)
 JUNK_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 JUNK_SUFFIXES = (".pyc", ".egg-info", ".db")  # .db: a gradebook holds students' grades
 
-README_SECTIONS = ("Syllabus", "For students")
+README_SECTIONS = ("Syllabus", "The course as a website", "For students")
 
 STUDENT_CONFIG = '''\
 """nbgrader configuration for the students of cnn-course.

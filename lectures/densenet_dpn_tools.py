@@ -6,8 +6,9 @@ Like the other lecture modules it holds three kinds of things:
   on the meta device, a per-layer table that also sees timm's fused
   BatchNorm + activation layers, a per-block table, the channel layout of
   dense blocks, transitions and dual path blocks, parameter counts by
-  formula, and the layers on the longest path (for
-  :func:`lecture_tools.receptive_field`);
+  formula, the layers on the longest path (for
+  :func:`lecture_tools.receptive_field`), and the ImageNet errors of the papers
+  with their sources;
 * small **measurements that explain an idea**: which earlier outputs feed each
   dense layer (read off torchvision's ``_DenseBlock`` during a forward pass),
   the residual and dense parts of a dual path block computed by hand, and the
@@ -56,6 +57,23 @@ DENSENETS = OrderedDict([("densenet121", (32, 64, (6, 12, 24, 16))),
                          ("densenet169", (32, 64, (6, 12, 32, 32))),
                          ("densenet201", (32, 64, (6, 12, 48, 32))),
                          ("densenet161", (48, 96, (6, 12, 36, 24)))])
+
+#: Huang et al., Table 3: ImageNet validation error (%) as
+#: ((top-1 with 1 crop, with 10 crops), (top-5 with 1 crop, with 10 crops)).
+DENSENET_ERRORS = OrderedDict([("DenseNet-121", ((25.02, 23.61), (7.71, 6.66))),
+                               ("DenseNet-169", ((23.80, 22.08), (6.85, 5.92))),
+                               ("DenseNet-201", ((22.58, 21.46), (6.34, 5.54))),
+                               ("DenseNet-264", ((22.15, 20.80), (6.12, 5.29)))])
+
+#: The authors' README (cypw/DPNs): GFLOPs, top-1 and top-5 error (%), single model, one
+#: 224x224 crop, ImageNet-1k validation set.
+DPN_ERRORS = OrderedDict([("DPN-68", (2.5, 23.57, 6.93)), ("DPN-92", (6.5, 20.73, 5.37)),
+                          ("DPN-98", (11.7, 20.15, 5.15)), ("DPN-131", (16.0, 19.93, 5.12))])
+
+#: Top-5 error (%) of the lecture's networks, each from its own paper's protocol, with the source.
+TOP5 = OrderedDict([("DenseNet-121", (7.71, "Huang et al. Table 3, 1 crop")),
+                    ("DPN-68", (6.93, "cypw/DPNs README, 1 crop")),
+                    ("ResNet-50", (6.71, "He et al. Table 3, 10 crops"))])
 
 
 # ---------------------------------------------------------------------------

@@ -75,6 +75,27 @@ PAPER_TOP1 = OrderedDict([
     ("ResNet-50", (76.1, "Xie et al. 2017, Table 3 (23.9% error)")),
 ])
 
+#: Chollet 2017, Table 1: ImageNet (top-1, top-5) accuracy, single crop, single model.
+CHOLLET_TABLE1 = OrderedDict([("VGG-16", (0.715, 0.901)), ("ResNet-152", (0.770, 0.933)),
+                              ("Inception V3", (0.782, 0.941)), ("Xception", (0.790, 0.945))])
+#: Chollet 2017, Table 3: parameters.
+CHOLLET_TABLE3_PARAMS = {"Inception V3": 23_626_728, "Xception": 22_855_952}
+
+#: Howard et al. 2017, Table 8: ImageNet top-1 (%), million mult-adds, million parameters.
+HOWARD_TABLE8 = OrderedDict([("MobileNet v1", (70.6, 569, 4.2)), ("GoogLeNet", (69.8, 1550, 6.8)),
+                             ("VGG-16", (71.5, 15300, 138))])
+#: Howard et al. 2017, Table 2: share (%) of MobileNet's mult-adds and parameters by layer kind.
+HOWARD_TABLE2 = {"Conv 1x1": (94.86, 74.59), "Conv dw": (3.06, 1.06), "FC": (0.18, 24.33)}
+#: Howard et al. 2017, Table 6: width multiplier -> (top-1 %, million mult-adds, million params).
+HOWARD_TABLE6 = OrderedDict([(1.0, (70.6, 569, 4.2)), (0.75, (68.4, 325, 2.6)),
+                             (0.5, (63.7, 149, 1.3)), (0.25, (50.6, 41, 0.5))])
+#: Howard et al. 2017, Table 7: input side -> (top-1 %, million mult-adds), width 1.0.
+HOWARD_TABLE7 = OrderedDict([(224, (70.6, 569)), (192, (69.1, 418)), (160, (67.2, 290)),
+                             (128, (64.4, 186))])
+
+#: Ma et al. 2018, Table 5: ShuffleNet v2 (million FLOPs, i.e. mult-adds; million weights).
+SHUFFLENET_V2_COST = OrderedDict([("1x", (146, 2.3)), ("0.5x", (41, 1.4))])
+
 
 # ---------------------------------------------------------------------------
 # The architectures as data

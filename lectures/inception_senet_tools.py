@@ -7,7 +7,8 @@ Like the other lecture modules it holds three kinds of things:
   per-block and per-stage tables (rows from :func:`arch_tools.layer_table`, plus timm's
   fused BatchNorm layers, which that function does not see), depth and receptive field
   from :func:`arch_tools.graph_walk` per axis (rectangular 1x7 / 7x1 kernels included),
-  the residual additions of a network, the SE parameter formula of Hu et al.;
+  the residual additions of a network, the SE parameter formula of Hu et al., and the
+  ImageNet errors of the papers with their sources;
 * small **constructions that explain an idea**: the convolution block that timm's
   Inception networks use (to build a single block as the network does), a stack of
   Inception-ResNet-A blocks with a chosen residual scale, the per-channel factors of an
@@ -67,6 +68,28 @@ V4_STAGES = [("stem", 6), ("Inception-A", 4), ("Reduction-A", 1), ("Inception-B"
 
 #: (blocks, output channels) of ResNet-50's four stages: the N_s and C_s of Hu et al.'s formula.
 RESNET50_STAGES = [(3, 256), (4, 512), (6, 1024), (3, 2048)]
+
+#: Szegedy et al. 2017, Table 2: (top-1, top-5) error (%), single model, single crop.
+SZEGEDY_TABLE2 = OrderedDict([("Inception-v3", (21.2, 5.6)), ("Inception-ResNet-v1", (21.3, 5.5)),
+                              ("Inception-v4", (20.0, 5.0)), ("Inception-ResNet-v2", (19.9, 4.9))])
+
+#: Top-5 error (%) on the ILSVRC classification test set: (year, entry, error, source).
+ILSVRC = [
+    (2012, "AlexNet (1st)", 16.43, "[S4]"),
+    (2014, "VGG (2nd)", 7.32, "[S4]"),
+    (2014, "GoogLeNet (1st)", 6.67, "Szegedy et al. 2015, Table 2"),
+    (2015, "ResNet ensemble (1st)", 3.57, "He et al. 2016, abstract"),
+    (2016, "Inception-v4 + 3 Inception-ResNet-v2 (after the challenge)", 3.08,
+     "Szegedy et al. 2017, abstract"),
+    (2016, "winner of ILSVRC 2016", 2.991, "Hu et al. 2018"),
+    (2017, "SENet ensemble (1st)", 2.251, "Hu et al. 2018, abstract"),
+]
+
+#: Top-5 error (%), single model, single crop, ILSVRC 2012 validation set, each from its own
+#: paper: Szegedy et al. 2017 Table 2 (299x299); Hu et al. 2018 Table 2 (224x224, their
+#: re-training of ResNet-50).
+TOP5 = OrderedDict([("Inception-v4", 5.0), ("Inception-ResNet-v2", 4.9), ("ResNet-50 v1", 7.48),
+                    ("SE-ResNet-50", 6.62)])
 
 
 # ---------------------------------------------------------------------------

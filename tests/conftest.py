@@ -92,13 +92,19 @@ def snapshot(pytestconfig):
 ONE_WORKER = ("tests/test_nbgrader_grading.py", "tests/test_hostile_class.py")
 
 
+#: the HTML book is built (once, in one worker) from the lectures that tests/test_lectures.py
+#: executes: last
+LAST = ("tests/test_book.py",)
+
+
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in ONE_WORKER)
+    items.sort(key=lambda item: (item.nodeid.split("::")[0] in LAST,
+                                 item.nodeid.split("::")[0] not in ONE_WORKER))
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, used only with -n
 def pytest_xdist_make_scheduler(config, log):
-    """Each test is its own unit of work, except the modules in ``ONE_WORKER``.
+    """Each test is its own unit of work, except the modules in ``ONE_WORKER`` and ``LAST``.
 
     (`--dist loadgroup` with `xdist_group` marks would say this, but pytest 9.2 broke
     it: pytest-xdist issue #1386.)"""
@@ -107,7 +113,7 @@ def pytest_xdist_make_scheduler(config, log):
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             module = nodeid.split("::")[0]
-            return module if module in ONE_WORKER else nodeid
+            return module if module in ONE_WORKER + LAST else nodeid
 
     return Scheduling(config, log)
 

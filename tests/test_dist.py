@@ -37,7 +37,7 @@ def _env(folder):
 def test_the_dist_holds_the_course_without_solutions_tests_or_junk(built):
     folder, printed = built
     for kept in ("exercises", "lectures", "grader/runner.py", "README.md", "pyproject.toml",
-                 "nbgrader_config.py", "course.sh"):
+                 "nbgrader_config.py", "course.sh", "book/conf.py"):
         assert (folder / kept).exists(), kept
     for gone in ("solutions", "tests", "grader/sample_class", ".git", ".venv", "build",
                  "benchmarks/bench_grading.py"):

@@ -1,7 +1,7 @@
-"""Tests for Lecture 4, "The convolution zoo": every helper in ``lectures/zoo_tools.py``
-against PyTorch, the convolution timing (``lectures/conv_timing.py`` and its command line,
-``benchmarks/bench_convolution.py``) on a tiny layer. (``tests/test_lectures.py`` executes
-the notebook and checks its figures.)
+"""Tests for Lecture 4, "The convolution zoo" (notebooks 4a and 4b): every helper in
+``lectures/zoo_tools.py`` against PyTorch, the convolution timing (``lectures/conv_timing.py``
+and its command line, ``benchmarks/bench_convolution.py``) on a tiny layer.
+(``tests/test_lectures.py`` executes the two notebooks and checks their figures.)
 
 Run from the repository root:  python -m pytest tests/test_lecture_zoo.py -q
 """

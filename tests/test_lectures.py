@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -638,7 +639,8 @@ PROBLEM_SET = {
     "01_convolution.ipynb": "problem set 1",
     "02_output_size_and_padding.ipynb": "problem set 1",
     "03_parameter_counting.ipynb": "problem set 1",
-    "04_convolution_zoo.ipynb": "problem set 2",
+    "04a_convolution_zoo.ipynb": "problem set 2",
+    "04b_convolution_zoo.ipynb": "problem set 2",
     "05_lenet_alexnet.ipynb": "problem set 3",
     "06_vgg_googlenet.ipynb": "problem set 4",
     "07_resnet_resnext.ipynb": "problem set 5",
@@ -646,6 +648,7 @@ PROBLEM_SET = {
     "09_inception_v4_senet.ipynb": "problem set 7",
     "10_xception_mobilenet_shufflenet.ipynb": "problem set 8",
     "11_training_and_transfer.ipynb": "problem set 9",
+    "12_cifar10.ipynb": "no problem set",
 }
 
 
@@ -684,17 +687,19 @@ FIGURES = {
                                          "lt.plot_receptive_fields"],
     "03_parameter_counting.ipynb": ["lt.plot_cost_shares", "lt.plot_param_explosion",
                                     "lt.plot_layer_costs"],
-    "04_convolution_zoo.ipynb": [
+    "04a_convolution_zoo.ipynb": [
         "zt.plot_costs", "zt.plot_pointwise", "zt.plot_2d_vs_3d", "zt.plot_transposed_matrix",
         "zt.plot_transposed_stamps", "zt.plot_checkerboard", "zt.plot_dilation_grids",
-        "zt.plot_separable", "zt.plot_singular_values", "zt.plot_flattened",
+        "zt.plot_separable", "zt.plot_singular_values", "zt.plot_flattened"],
+    "04b_convolution_zoo.ipynb": [
         "zt.plot_depthwise_separable", "zt.plot_group_masks", "zt.plot_shuffle", "zt.plot_lrn",
-        "zt.plot_downsampling", "zt.plot_im2col", "zt.plot_benchmark"],
+        "zt.plot_downsampling", "zt.plot_transposed_stamps", "zt.plot_im2col",
+        "zt.plot_benchmark", "zt.plot_costs"],
     "05_lenet_alexnet.ipynb": [
         "lat.plot_c3_table", "lat.plot_activations", "lat.plot_gradient_depth",
         "lat.plot_overlapping_pooling", "lat.plot_dropout", "lat.plot_two_gpus",
         "lat.plot_comparison", "lat.plot_ilsvrc", "lat.plot_losses", "lt.plot_cnn_pipeline",
-        "zt.plot_lrn"],
+        "tt.plot_history", "zt.plot_lrn"],
     "06_vgg_googlenet.ipynb": [
         "vgt.plot_stacked_3x3", "vgt.plot_where_costs_live", "vgt.plot_inception",
         "vgt.plot_depth_growth", "vgt.plot_comparison", "fg.plot_losses",
@@ -715,6 +720,8 @@ FIGURES = {
         "eft.plot_guidelines", "eft.plot_multipliers", "eft.plot_cost_accuracy"],
     "11_training_and_transfer.ipynb": ["tt.plot_history", "tt.plot_modes", "tt.plot_comparison",
                                        "tt.plot_transfer"],
+    "12_cifar10.ipynb": ["ct.plot_samples", "ct.plot_confusion", "ct.plot_runs",
+                         "ct.plot_augmentations"],
 }
 
 
@@ -744,12 +751,17 @@ def test_every_notebook_lists_its_figures():
 def test_notebook_executes(path, monkeypatch):
     from nbclient import NotebookClient
 
+    from book.course_book import cache_executed
+
     monkeypatch.setenv("MPLBACKEND", "Agg")  # the kernel inherits it: no window opens
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(LECTURES)}})
+    start = time.perf_counter()
     client.execute()  # raises CellExecutionError on the first failing cell
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
     assert_draws(nb, *FIGURES[path.name])
+    # the HTML book shows this execution (tests/test_book.py builds it afterwards)
+    cache_executed(nb, path, time.perf_counter() - start)

@@ -52,6 +52,16 @@ def test_misconceptions_attach_to_checks_that_keep_their_evidence(ps):
         assert all(mistake in checks[c].misconceptions for c in mistake.checks)
 
 
+def test_hints_cite_sections_that_exist():
+    """"Reread lecture 4, §10" must name a real section (the book links it)."""
+    from book.course_book import LECTURE_REF, lecture_sections
+
+    sections = lecture_sections()
+    cited = {(m.group(1), m.group(3)) for ps in AVAILABLE for mistake in M.load(ps)
+             for m in LECTURE_REF.finditer(mistake.hint) if m.group(3)}
+    assert len(cited) > 30 and cited - sections == set()
+
+
 def test_diagnosis_accuracy_on_the_catalogs():
     """At least 90% of the entries linked to one misconception are diagnosed as it; the
     rest, and every other entry, get no diagnosis (test_catalog fails on a wrong one)."""
