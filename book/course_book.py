@@ -61,9 +61,17 @@ def fresh_cache() -> Path:
 
 def cache_executed(nb, path: Path, seconds: float) -> None:
     """Store an executed lecture as the book's build would have (``myst_nb``'s cache mode)."""
+    import copy
+
+    import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
+    # The cache keys on the code cells' sources and metadata: the metadata as stored, not
+    # with the timings nbclient adds.
+    nb = copy.deepcopy(nb)
+    for cell, stored in zip(nb.cells, nbformat.read(path, as_version=4).cells, strict=True):
+        cell.metadata = stored.metadata
     cache = get_cache(str(fresh_cache()))
     cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
                                 check_validity=False, overwrite=True)

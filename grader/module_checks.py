@@ -208,11 +208,13 @@ class SameFunctionCheck(ModuleCheck):
             trained = isinstance(got.get("train"), dict) and "out" in got["train"]
             theirs = R.model_function(mistake.build(case.reference), tuple(case.input_shape),
                                       seed, trained)
+            step = theirs["train"] or {}
+            if trained and "out" not in step:  # the mistaken model could not take the step
+                return False
             try:
                 compare_array(theirs["out"], got["out"], context="")
                 if trained:
-                    compare_array((theirs["train"] or {}).get("out"), got["train"]["out"],
-                                  context="")
+                    compare_array(step["out"], got["train"]["out"], context="")
             except CheckFailed:
                 return False
         return True

@@ -110,6 +110,8 @@ def pytest_xdist_make_scheduler(config, log):
     it: pytest-xdist issue #1386.)"""
     from xdist.scheduler import LoadScopeScheduling
 
+    config.option.loadscopereorder = False  # in collection order: ONE_WORKER first, LAST last
+
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             module = nodeid.split("::")[0]

@@ -1,6 +1,7 @@
 """Tests for Lecture 4, "The convolution zoo" (notebooks 4a and 4b): every helper in
 ``lectures/zoo_tools.py`` against PyTorch, the convolution timing (``lectures/conv_timing.py``
-and its command line, ``benchmarks/bench_convolution.py``) on a tiny layer.
+and its command line, ``benchmarks/bench_convolution.py``) on a tiny layer, and the numbers and
+claims the two notebooks show without asserting them.
 (``tests/test_lectures.py`` executes the two notebooks and checks their figures.)
 
 Run from the repository root:  python -m pytest tests/test_lecture_zoo.py -q
@@ -8,6 +9,7 @@ Run from the repository root:  python -m pytest tests/test_lecture_zoo.py -q
 
 from __future__ import annotations
 
+import copy
 import runpy
 from pathlib import Path
 
@@ -592,3 +594,199 @@ def test_benchmark_script_prints_a_table(capsys):
     runpy.run_path(str(script))["main"](["--channels", "2", "--size", "6", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "device:" in out and "x torch f64" in out and "naive" in out
+
+
+# ---------------------------------------------------------------------------
+# The numbers and claims lectures 4a and 4b show, checked here so that they read as lectures
+# (each test names the section; properties that a test above already covers are not repeated)
+# ---------------------------------------------------------------------------
+
+C, SIZE = 64, 56                                    # the reference layer: 3x3, 64 -> 64, 56x56
+STD_PARAMS, STD_MACS = zt.cost_conv(C, C, 3, SIZE)
+
+
+def macs(module, input_shape) -> int:
+    """What PyTorch's FLOP counter says for one image, as the notebooks count it (meta device)."""
+    module = copy.deepcopy(module).to("meta")
+    return flops(lambda: module(torch.zeros(1, *input_shape, device="meta"))) // 2
+
+
+def test_reference_layer_cost():
+    standard = nn.Conv2d(C, C, 3, padding=1, bias=False)
+    assert STD_PARAMS == lt.count_params(standard) == 36_864
+    assert STD_MACS == macs(standard, (C, SIZE, SIZE)) == 56 * 56 * 64 * 64 * 9
+
+
+def test_4a_1_the_1x1_conv_is_one_linear_layer_at_every_pixel():
+    conv = nn.Conv2d(64, 32, kernel_size=1).double()
+    lin = nn.Linear(64, 32).double()
+    with torch.no_grad():
+        lin.weight.copy_(conv.weight[:, :, 0, 0])
+        lin.bias.copy_(conv.bias)
+    x = rand(2, 64, 7, 9)
+    y = conv(x)
+    for n, r, c in [(0, 0, 0), (1, 3, 5), (1, 6, 8)]:
+        torch.testing.assert_close(y[n, :, r, c], lin(x[n, :, r, c]))
+    torch.testing.assert_close(y, zt.pointwise_as_linear(x, conv))
+
+
+def test_4a_1_1_bottleneck_costs():
+    direct = nn.Conv2d(256, 256, 3, padding=1, bias=False)
+    bottleneck = nn.Sequential(nn.Conv2d(256, 64, 1, bias=False),
+                               nn.Conv2d(64, 256, 3, padding=1, bias=False))
+    for (w, m), module in [(zt.cost_conv(256, 256, 3, 28), direct),
+                           (zt.cost_bottleneck(256, 64, 256, 3, 28), bottleneck)]:
+        assert w == lt.count_params(module) and m == macs(module, (256, 28, 28))
+    assert [zt.cost_conv(256, 256, 3, 28)[0], zt.cost_bottleneck(256, 64, 256, 3, 28)[0]] == [
+        589_824, 163_840]
+
+
+def test_4a_2_3d_conv_shape_and_cost():
+    x, w3 = rand(1, 1, 5, 7, 7), rand(4, 1, 3, 3, 3, seed=1)
+    assert F.conv3d(x, w3).shape[2:] == zt.conv3d_output_shape((5, 7, 7), 3) == (3, 5, 5)
+    frames = 8
+    layer = nn.Conv3d(C, C, 3, padding=1, bias=False)
+    out_shape = zt.conv3d_output_shape((frames, SIZE, SIZE), 3, p=1)
+    w3d, m3d = zt.cost_conv3d(C, C, 3, out_shape)
+    assert w3d == lt.count_params(layer) == 3 * STD_PARAMS
+    assert m3d == macs(layer, (C, frames, SIZE, SIZE)) == frames * 3 * STD_MACS
+
+
+def test_4a_3_2_and_3_3_the_seed_kernel_matrix_and_three_transposes():
+    kernel = lt.SEED_KERNEL
+    cmat = zt.kernel_matrix(kernel, 4)
+    x = np.arange(16.0).reshape(4, 4)
+    by_torch = F.conv2d(torch.tensor(x)[None, None], torch.tensor(kernel)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose((cmat @ x.ravel()).reshape(2, 2), by_torch)
+    y = np.array([[1.0, -2.0], [0.5, 3.0]])
+    w_t, y_t = torch.tensor(kernel)[None, None], torch.tensor(y)[None, None]
+    a = zt.transposed_conv_by_matrix(y, kernel, 4)
+    np.testing.assert_allclose(a, F.conv_transpose2d(y_t, w_t)[0, 0].numpy())
+    np.testing.assert_allclose(a, zt.transposed_conv_by_vjp(y_t, w_t, (1, 1, 4, 4))[0, 0].numpy())
+
+
+def test_4a_3_3_transposed_is_not_the_inverse():
+    kernel = torch.tensor(lt.SEED_KERNEL)[None, None]
+    x = torch.arange(16.0, dtype=D).view(1, 1, 4, 4)
+    back = F.conv_transpose2d(F.conv2d(x, kernel), kernel)
+    assert back.shape == x.shape and not torch.allclose(back, x)
+    cmat = zt.kernel_matrix(lt.SEED_KERNEL, 4)
+    assert np.linalg.matrix_rank(cmat.T @ cmat) == 4           # a 16x16 matrix of rank 4: not I
+
+
+def test_4a_3_4_and_3_5_stamps_and_stretching_on_the_lectures_example():
+    y, kernel = np.array([[1.0, -2.0], [0.5, 3.0]]), lt.SEED_KERNEL
+    y_t, w_t = torch.tensor(y)[None, None], torch.tensor(kernel)[None, None]
+    np.testing.assert_allclose(zt.transposed_stamps(y, kernel, stride=2).sum(axis=0),
+                               F.conv_transpose2d(y_t, w_t, stride=2)[0, 0].numpy())
+    for s, p, a in [(1, 0, 0), (2, 0, 0), (2, 1, 1), (3, 1, 2)]:
+        expected = F.conv_transpose2d(y_t, w_t, stride=s, padding=p, output_padding=a)[0, 0].numpy()
+        np.testing.assert_allclose(zt.transposed_by_stretching(y, kernel, s, p, a), expected)
+
+
+def test_4a_3_6_the_output_padding_table_and_the_special_cases():
+    for i, k, s, p in [(4, 3, 1, 0), (5, 3, 1, 1), (5, 3, 1, 2), (5, 3, 2, 0), (7, 3, 2, 1),
+                       (8, 3, 2, 1), (6, 4, 2, 1), (56, 3, 2, 1)]:
+        o = lt.conv_out(i, k, s, p)
+        a = zt.output_padding_for(i, k, s, p)
+        assert tconv_len(o, k, s, p, a) == zt.tout_general(o, k, s, p, a) == i
+    assert zt.tout_no_padding(2, 3) == 4                       # 8:  4x4 -> 2x2 and back
+    assert zt.tout_padded(5, 3, 2) == 5 - 2 and zt.tout_half(5, 3) == 5 and zt.tout_full(7, 3) == 5
+    assert zt.tout_strided(2, 3, 2) == 5                       # 12: 5 - 3 is divisible by 2
+    assert zt.tout_padded_strided(4, 3, 2, 1) == 7             # 13: the 7 of 7 and 8; a = 1 gives 8
+
+
+def test_4a_3_7_checkerboard_counts():
+    assert set(np.unique(zt.overlap_counts(5, 3, 2)[3:-3, 3:-3])) == {1, 2, 4}
+    assert np.all(zt.overlap_counts(5, 4, 2)[4:-4, 4:-4] == 4)
+    assert np.all(zt.upsample_conv_counts(5, 3, 2)[1:-1, 1:-1] == 9)
+
+
+def test_4a_3_7_transposed_layer_cost():
+    tconv = nn.ConvTranspose2d(C, C, 3, stride=2, padding=1, output_padding=1, bias=False)
+    w, m = zt.cost_transposed(C, C, 3, SIZE // 2)
+    assert tconv(torch.zeros(1, C, 28, 28)).shape[-1] == SIZE
+    assert w == lt.count_params(tconv) == STD_PARAMS
+    assert m == macs(tconv, (C, SIZE // 2, SIZE // 2)) == STD_MACS // 4
+
+
+def test_4a_4_receptive_fields_grow_exponentially_with_doubling_dilations():
+    for L in range(1, 8):
+        assert lt.receptive_field([(3, 1, 2 ** l) for l in range(L)])[-1][0] == 2 ** (L + 1) - 1
+        assert lt.receptive_field([(3,)] * L)[-1][0] == 2 * L + 1
+
+
+def test_4a_4_dilated_layer_keeps_the_size_and_the_cost():
+    dilated = nn.Conv2d(C, C, 3, padding=2, dilation=2, bias=False)
+    assert dilated(torch.zeros(1, C, SIZE, SIZE)).shape[-1] == SIZE
+    assert lt.count_params(dilated) == STD_PARAMS and macs(dilated, (C, SIZE, SIZE)) == STD_MACS
+
+
+def test_4a_5_kernel_ranks_and_two_passes_on_the_photo():
+    assert np.linalg.matrix_rank(np.outer([1, 2, 1], [1, 2, 1]) / 16) == 1     # the Gaussian blur
+    gray = zt.load_gray_photo(height=96)
+    _, both = zt.two_passes(gray, zt.SOBEL_COL, zt.SOBEL_ROW)
+    one = F.conv2d(torch.tensor(gray)[None, None], torch.tensor(zt.SOBEL_X)[None, None])[0, 0]
+    np.testing.assert_allclose(both, one.numpy(), atol=1e-12)
+
+
+def test_4a_5_factorised_layer_cost():
+    factorised = nn.Sequential(nn.Conv2d(C, C, (3, 1), padding=(1, 0), bias=False),
+                               nn.Conv2d(C, C, (1, 3), padding=(0, 1), bias=False))
+    w, m = zt.cost_spatially_separable(C, C, 3, SIZE)
+    assert w == lt.count_params(factorised) and m == macs(factorised, (C, SIZE, SIZE))
+
+
+def test_4b_6_depthwise_separable_mac_ratio_counted_by_pytorch():
+    dws, std = zt.depthwise_separable(32, 64, 3), nn.Conv2d(32, 64, 3, padding=1, bias=False)
+    ratio = macs(dws, (32, 28, 28)) / macs(std, (32, 28, 28))
+    assert abs(ratio - zt.dws_mac_ratio(64, 3)) < 1e-12
+
+
+def test_4b_7_grouped_conv_costs_and_equals_separate_convs():
+    g = 4
+    grouped = nn.Conv2d(C, C, 3, padding=1, groups=g, bias=False)
+    assert lt.count_params(grouped) == STD_PARAMS // g and macs(grouped, (C, SIZE, SIZE)) == STD_MACS // g
+    x, w = rand(1, C, 8, 8), grouped.weight.detach().double()
+    pieces = [F.conv2d(xg, wg, padding=1) for xg, wg in zip(x.chunk(g, dim=1), w.chunk(g, dim=0))]
+    torch.testing.assert_close(F.conv2d(x, w, padding=1, groups=g), torch.cat(pieces, dim=1))
+    conv8 = nn.Conv2d(8, 8, 3, padding=1, groups=4).double()
+    np.testing.assert_array_equal(zt.channel_dependence(conv8, 8), zt.group_mask(8, 8, 4))
+
+
+def test_4b_7_alexnet_and_resnext_grouped_layers():
+    alexnet_conv2 = nn.Conv2d(96, 256, 5, groups=2, bias=False)
+    resnext_conv = nn.Conv2d(128, 128, 3, groups=32, bias=False)
+    assert lt.count_params(alexnet_conv2) == lt.conv_params(96, 256, 5, bias=False, groups=2) == 256 * 48 * 25
+    assert lt.count_params(resnext_conv) == 4_608 and lt.conv_params(128, 128, 3, bias=False) == 147_456
+
+
+def test_4b_8_shuffle_order_and_cost():
+    x = torch.arange(9, dtype=D).view(1, 9, 1, 1)
+    shuffled = x.view(1, 3, 3, 1, 1).transpose(1, 2).reshape(1, 9, 1, 1)
+    assert shuffled.view(-1).long().tolist() == zt.shuffle_permutation(9, 3).tolist() == [
+        0, 3, 6, 1, 4, 7, 2, 5, 8]
+    shuffle = nn.ChannelShuffle(4)
+    assert lt.count_params(shuffle) == 0 and macs(shuffle, (C, SIZE, SIZE)) == 0
+
+
+def test_4b_9_pytorch_lrn_window_of_size_4_measured():
+    m4 = zt.lrn_window_matrix(10, 4)
+    assert [list(np.flatnonzero(row)) for row in m4[:3]] == [[0, 1], [0, 1, 2], [0, 1, 2, 3]]
+
+
+def test_4b_10_pooling_and_strided_conv():
+    maps = rand(1, C, SIZE, SIZE)
+    torch.testing.assert_close(F.adaptive_avg_pool2d(maps, 1).flatten(1), maps.mean(dim=(2, 3)))
+    assert lt.count_params(nn.MaxPool2d(2)) == 0
+    stride2 = nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False)
+    assert lt.count_params(stride2) == STD_PARAMS and macs(stride2, (C, SIZE, SIZE)) == STD_MACS // 4
+
+
+def test_4b_11_weight_gradient_is_a_conv_with_batch_and_channels_swapped():
+    x = rand(2, 3, 8, 8, seed=1).requires_grad_(True)
+    w = rand(4, 3, 3, 3, seed=2).requires_grad_(True)
+    out = F.conv2d(x, w)
+    dout = rand(*out.shape, seed=3)
+    (dw,) = torch.autograd.grad(out, w, grad_outputs=dout)
+    torch.testing.assert_close(dw, F.conv2d(x.transpose(0, 1), dout.transpose(0, 1)).transpose(0, 1))

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..problems.ps09_training_transfer import reference_report, six_sigma
 from . import WrongFacts
 
 
@@ -39,7 +40,7 @@ def _dropout(*, scale=lambda p: 1 / (1 - p), kept=lambda p: 1 - p, in_eval=False
                 keep = out != 0
                 n = out.size
                 ok = (np.allclose(out[keep], x[keep] * scale(p), rtol=rtol, atol=0) and
-                      abs(float(keep.mean()) - kept(p)) <= 6 * math.sqrt(p * (1 - p) / n) + 1 / n)
+                      abs(float(keep.mean()) - kept(p)) <= six_sigma(p, n))
             if not ok:
                 return False
         return True
@@ -84,7 +85,6 @@ def _batch_accuracies(case) -> list[float]:
 def _accuracy(of) -> callable:
     """``fits`` for an evaluation that returns ``of(accuracy, correct, case)``."""
     def fits(case, got) -> bool:
-        from ..problems.ps09_training_transfer import reference_report
         value = _returned(got)
         want = reference_report(case)["returned"]["value"]
         return value is not None and math.isclose(value, of(want, round(want * case.n), case),
@@ -101,14 +101,12 @@ def _batch_mean_accuracy(want, correct, case) -> float:
 
 
 def _passes_twice(case, got) -> bool:
-    from ..problems.ps09_training_transfer import reference_report
     return len(got["log"]) == 2 * len(reference_report(case)["log"])
 
 
 def _gradients_accumulate(case, got) -> bool:
     """At the first step that differs from the reference loop's, the gradients are the sum
     of this batch's and every earlier batch's (later steps start from other parameters)."""
-    from ..problems.ps09_training_transfer import reference_report
     steps, expected = got["applied"], reference_report(case)["applied"]
 
     def same(mine, theirs) -> bool:

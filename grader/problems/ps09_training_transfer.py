@@ -38,7 +38,9 @@ RESNET18_PARAMS = 11_689_512
 # --- dropout ---------------------------------------------------------------------------
 
 
-def _six_sigma(p: float, n: int) -> float:
+def six_sigma(p: float, n: int) -> float:
+    """How far the kept fraction of n Bernoulli(1 - p) draws may stray: six standard
+    deviations, plus one draw."""
     return 6 * math.sqrt(p * (1 - p) / n) + 1 / n
 
 
@@ -70,7 +72,7 @@ def _dropout_training(case, got) -> str | None:
                 "needs rescaling in eval mode.")
     n = out.size
     fraction = float(dropped.mean())
-    tol = _six_sigma(p, n)
+    tol = six_sigma(p, n)
     if abs(fraction - p) > tol:
         return (f"it zeroed {fraction:.2%} of the {n:,} entries; with p = {p} that must be "
                 f"{p:.2%} (within {tol:.2%}).")
@@ -85,7 +87,7 @@ def _dropout_training(case, got) -> str | None:
                         ("values", [flat[x.reshape(-1) < np.median(x)],
                                     flat[x.reshape(-1) >= np.median(x)]])):
         for part in parts:
-            if abs(float(part.mean()) - p) > _six_sigma(p, part.size):
+            if abs(float(part.mean()) - p) > six_sigma(p, part.size):
                 return (f"the entries it zeroes depend on their {name}: in one part of the "
                         f"input it zeroed {float(part.mean()):.2%}, where about {p:.0%} is "
                         "expected everywhere. Each entry must be dropped independently, with "
@@ -233,7 +235,6 @@ def _train_loss(case, got) -> str | None:
     losses = got["losses"]
     if not losses:
         return "it never called loss_fn."
-    per_batch = [loss for loss, _ in losses]
     n = sum(size for _, size in losses)
     mean = sum(loss * size for loss, size in losses) / n
     if math.isclose(value, mean, rel_tol=1e-9, abs_tol=1e-12):

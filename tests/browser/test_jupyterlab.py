@@ -6,6 +6,7 @@ each step go to build/browser/ (git-ignored).
 """
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +84,11 @@ def lab(tmp_path_factory):
     env = throwaway_jupyter(course)
     subprocess.run([env["PYTHON"], "-m", "grader.student_setup", "--student"], env=env,
                    check=True, capture_output=True)
+    # every cell rendered, so the test finds a cell by its text wherever it is scrolled
+    tracker = Path(env["JUPYTER_CONFIG_DIR"], "lab", "user-settings", "@jupyterlab",
+                   "notebook-extension", "tracker.jupyterlab-settings")
+    tracker.parent.mkdir(parents=True, exist_ok=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     log = open(course / "lab.log", "w")
     proc = subprocess.Popen(
