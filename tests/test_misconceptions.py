@@ -52,6 +52,13 @@ def test_misconceptions_attach_to_checks_that_keep_their_evidence(ps):
         assert all(mistake in checks[c].misconceptions for c in mistake.checks)
 
 
+def test_calling_changes_only_the_named_arguments():
+    def f(a, b=2, *, c=3):
+        return a, b, c
+    assert M.calling(f, b=0)(1) == (1, 0, 3)
+    assert M.calling(f, c=lambda given: given["a"] + given["b"])(1, b=5) == (1, 5, 6)
+
+
 def test_hints_cite_sections_that_exist():
     """"Reread lecture 4, §10" must name a real section (the book links it)."""
     from book.course_book import LECTURE_REF, lecture_sections

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import types
 from typing import Callable, Iterable
 
@@ -48,6 +49,21 @@ class WrongFunction(Misconception):
     """The student's function name -> what the mistaken function returns for the same
     ``(*args, **kwargs)``."""
     functions: dict = dataclasses.field(default_factory=dict)
+
+
+def calling(reference: Callable, **changes) -> Callable:
+    """``reference`` as the mistaken code calls it: the arguments named in ``changes`` replaced
+    by a value, or by what a function of all the bound arguments (a dict) returns."""
+    signature = inspect.signature(reference)
+
+    def wrong(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = dict(bound.arguments)
+        for name, change in changes.items():
+            bound.arguments[name] = change(given) if callable(change) else change
+        return reference(*bound.args, **bound.kwargs)
+    return wrong
 
 
 @dataclasses.dataclass(frozen=True)

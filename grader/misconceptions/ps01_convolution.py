@@ -8,20 +8,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import references as R
-from . import WrongAnswers, WrongFunction
+from . import WrongAnswers, WrongFunction, calling
 
 CONV = ("conv2d_basic", "conv2d_bias", "conv2d_stride", "conv2d_padding", "conv2d_dilation",
         "conv2d_groups", "conv2d_all")
 POOLS = ("max_pool2d_basic", "max_pool2d_padding", "avg_pool2d_basic", "avg_pool2d_padding")
 
-
-def _flipped(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return R.conv2d(x, np.asarray(weight)[..., ::-1, ::-1].copy(), bias, stride,
-                    padding, dilation, groups)
-
-
-def _no_bias(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return R.conv2d(x, weight, None, stride, padding, dilation, groups)
+# PyTorch's functions called as the mistaken code calls them
+_flipped = calling(R.conv2d, weight=lambda a: np.asarray(a["weight"])[..., ::-1, ::-1].copy())
+_no_bias = calling(R.conv2d, bias=None)
+_no_dilation = calling(R.conv2d, dilation=1)
+_first_image = calling(R.conv2d, x=lambda a: np.asarray(a["x"])[:1])
+_max_pool_stride_1 = calling(R.max_pool2d, stride=lambda a: a["stride"] or 1)
+_avg_pool_stride_1 = calling(R.avg_pool2d, stride=lambda a: a["stride"] or 1)
+_avg_pool_padded_area = calling(R.avg_pool2d, count_include_pad=True)
+_params_with_bias = calling(R.conv2d_param_count, bias=True)
+_params_without_groups = calling(R.conv2d_param_count, groups=1)
 
 
 def _padded_before_only(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -40,18 +42,10 @@ def _symmetric_same(x, weight, bias=None, stride=1, padding=0, dilation=1, group
     return R.conv2d(x, weight, bias, stride, padding, dilation, groups)
 
 
-def _no_dilation(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return R.conv2d(x, weight, bias, stride, padding, 1, groups)
-
-
 def _first_group_everywhere(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     per_group = np.shape(x)[1] // groups
     x = np.concatenate([np.asarray(x)[:, :per_group]] * groups, axis=1)
     return R.conv2d(x, weight, bias, stride, padding, dilation, groups)
-
-
-def _first_image(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return R.conv2d(np.asarray(x)[:1], weight, bias, stride, padding, dilation, groups)
 
 
 def _ceil_size(n, kernel_size, stride=1, padding=0, dilation=1):
@@ -67,30 +61,6 @@ def _max_pool_zero_padded(x, kernel_size, stride=None, padding=0, dilation=1, ce
     out = R.max_pool2d(x, kernel_size, stride if stride is not None else kernel_size, 0,
                        dilation)
     return np.ascontiguousarray(out[..., :right.shape[-2], :right.shape[-1]])
-
-
-def _max_pool_stride_1(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    return R.max_pool2d(x, kernel_size, 1 if stride is None else stride, padding, dilation,
-                        ceil_mode)
-
-
-def _avg_pool_stride_1(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                       count_include_pad=True):
-    return R.avg_pool2d(x, kernel_size, 1 if stride is None else stride, padding, ceil_mode,
-                        count_include_pad)
-
-
-def _avg_pool_padded_area(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                          count_include_pad=True):
-    return R.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, True)
-
-
-def _params_with_bias(in_channels, out_channels, kernel_size, bias=True, groups=1):
-    return R.conv2d_param_count(in_channels, out_channels, kernel_size, True, groups)
-
-
-def _params_without_groups(in_channels, out_channels, kernel_size, bias=True, groups=1):
-    return R.conv2d_param_count(in_channels, out_channels, kernel_size, bias, 1)
 
 
 def _same_extra_before(kernel_size, dilation=1):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import references as R
-from . import WrongAnswers, WrongFunction
+from . import WrongAnswers, WrongFunction, calling
 
 TRANSPOSE = ("conv_transpose2d_basic", "conv_transpose2d_stride", "conv_transpose2d_padding",
              "conv_transpose2d_dilation", "conv_transpose2d_groups", "conv_transpose2d_all")
@@ -22,20 +22,15 @@ def _flip(weight) -> np.ndarray:
     return np.asarray(weight)[..., ::-1, ::-1].copy()  # a copy: torch takes no negative strides
 
 
-def _transpose_no_output_padding(x, weight, bias=None, stride=1, padding=0, output_padding=0,
-                                 groups=1, dilation=1):
-    return R.conv_transpose2d(x, weight, bias, stride, padding, 0, groups, dilation)
+_transpose_no_output_padding = calling(R.conv_transpose2d, output_padding=0)
+_transpose_not_flipped = calling(R.conv_transpose2d, weight=lambda a: _flip(a["weight"]))
+_depthwise_no_bias = calling(R.depthwise_separable_conv2d, depthwise_bias=None)
+_lrn_alpha_not_over_n = calling(R.local_response_norm, alpha=lambda a: a["alpha"] * a["size"])
 
 
 def _tsize_no_output_padding(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
     return R.conv_transpose_output_size(n, kernel_size, stride, padding, output_padding,
                                         dilation) - output_padding
-
-
-def _transpose_not_flipped(x, weight, bias=None, stride=1, padding=0, output_padding=0,
-                           groups=1, dilation=1):
-    return R.conv_transpose2d(x, _flip(weight), bias, stride, padding, output_padding, groups,
-                              dilation)
 
 
 def _transpose_cropped_before(x, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -81,12 +76,6 @@ def _depthwise_sees_channel_sum(x, depthwise_weight, pointwise_weight, depthwise
                                         depthwise_bias, pointwise_bias, stride, padding, dilation)
 
 
-def _depthwise_no_bias(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
-                       pointwise_bias=None, stride=1, padding=0, dilation=1):
-    return R.depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, None,
-                                        pointwise_bias, stride, padding, dilation)
-
-
 def _lrn(x, size, alpha, beta, k, before: int) -> np.ndarray:
     """Local response normalisation with ``before`` channels of the window before each."""
     x = np.asarray(x, dtype=np.float64)
@@ -97,10 +86,6 @@ def _lrn(x, size, alpha, beta, k, before: int) -> np.ndarray:
 
 def _lrn_mirrored(x, size, alpha=1e-4, beta=0.75, k=1.0):
     return _lrn(x, size, alpha, beta, k, before=(size - 1) // 2)
-
-
-def _lrn_alpha_not_over_n(x, size, alpha=1e-4, beta=0.75, k=1.0):
-    return R.local_response_norm(x, size, alpha * size, beta, k)
 
 
 def _jumps(layers) -> list[int]:
