@@ -529,12 +529,6 @@ def run(name: str, root, epochs: int | None = None) -> dict:
     return result
 
 
-def load_results(path=RESULTS) -> dict | None:
-    """The stored runs (``{"config", "runs"}``), or None if there are none."""
-    path = Path(path)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
 def same_config(a: dict, b: dict) -> bool:
     """Do two configurations describe the same experiments (provenance aside)?"""
     return all(a.get(k) == b.get(k) for k in ("runs", "standin", "threads"))
@@ -547,7 +541,7 @@ def experiments(root, path=RESULTS, retrain: bool = False,
     a minute on one CPU thread) and stored there (``path=None``: not stored). ``"source"`` says
     which happened."""
     config = experiment_config()
-    stored = None if retrain or path is None else load_results(path)
+    stored = None if retrain or path is None else tt.load_table(path)
     if stored is not None and same_config(stored["config"], config):
         return {**stored, "source": "cache"}
     runs = {}

@@ -31,6 +31,7 @@ from torchvision import transforms  # noqa: E402
 from grader.data import digits, digits_split  # noqa: E402
 from lectures import cifar_tools as ct  # noqa: E402
 from lectures import lecture_tools as lt  # noqa: E402
+from lectures import training_tools as tt  # noqa: E402
 from tests.test_lectures import draws  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
@@ -379,7 +380,7 @@ def test_predict_is_argmax_in_eval_mode_and_restores_the_mode():
 
 
 def test_stored_results_match_the_configuration_and_themselves():
-    stored = ct.load_results()
+    stored = tt.load_table(ct.RESULTS)
     assert stored is not None and ct.same_config(stored["config"], ct.experiment_config())
     models = {"s4_net": ct.Net(), "course_recipe": ct.course_net(16), "fashion_cnn": ct.fashion_cnn()}
     for name, r in stored["runs"].items():
@@ -393,7 +394,7 @@ def test_stored_results_match_the_configuration_and_themselves():
 
 @pytest.mark.parametrize("name", sorted(ct.RUNS))
 def test_first_epoch_of_each_stored_run_is_reproduced(name, tmp_path):
-    stored = ct.load_results()["runs"][name]
+    stored = tt.load_table(ct.RESULTS)["runs"][name]
     again = ct.run(name, tmp_path, epochs=1)
     # Another processor may round differently: allow a prediction or two and a little loss.
     assert abs(again["test_acc_per_epoch"][0] - stored["test_acc_per_epoch"][0]) <= 2 / 300
@@ -420,10 +421,10 @@ def test_experiments_loads_or_trains_and_stores(tmp_path, monkeypatch):
     path.write_text(json.dumps(stale))
     fresh = ct.experiments(tmp_path, path=path, log=lambda _: None)
     assert fresh["source"] == "trained" and calls == list(ct.RUNS)
-    assert ct.load_results(path)["config"]["runs"] == ct.RUNS
+    assert tt.load_table(path)["config"]["runs"] == ct.RUNS
     assert ct.experiments(tmp_path, path=path)["source"] == "cache"
     assert ct.experiments(tmp_path, path=None, log=lambda _: None)["source"] == "trained"
-    assert ct.load_results(tmp_path / "missing.json") is None
+    assert tt.load_table(tmp_path / "missing.json") is None
 
 
 # ---------------------------------------------------------------------------

@@ -410,14 +410,24 @@ def test_densenet121_matches_resnet50_with_a_third_of_the_parameters(described):
     assert tv_top5 == {"densenet121": 8.028, "densenet161": 6.44, "resnet50": 7.138}
 
 
-def test_densenet121_block_table_totals_and_shapes(described):
+#: each network's whole-model counts, and the output shape of the last block of each stage
+BLOCK_TABLES = {
+    "DenseNet-121": (7_978_856, 2_834_161_664, {
+        "denseblock1": (256, 56, 56), "denseblock2": (512, 28, 28),
+        "denseblock3": (1024, 14, 14), "denseblock4": (1024, 7, 7)}),
+    "DPN-68": (12_611_602, 2_326_163_456, {
+        "conv2_3": (144, 56, 56), "conv3_4": (320, 28, 28), "conv4_12": (704, 14, 14),
+        "conv5_3": (832, 7, 7)}),
+}
+
+
+@pytest.mark.parametrize("net", BLOCK_TABLES)
+def test_block_table_totals_and_shapes(described, net):
     summary, blocks = described
-    rows = blocks["DenseNet-121"]
-    assert sum(r["params"] for r in rows) == summary["DenseNet-121"]["params"] == 7_978_856
-    assert sum(r["macs"] for r in rows) == summary["DenseNet-121"]["macs"] == 2_834_161_664
-    by_name = {r["layer"]: r for r in rows}
-    assert [by_name[f"denseblock{i}"]["out_shape"] for i in range(1, 5)] == [
-        (256, 56, 56), (512, 28, 28), (1024, 14, 14), (1024, 7, 7)]
+    params, macs, shapes = BLOCK_TABLES[net]
+    assert (summary[net]["params"], summary[net]["macs"]) == (params, macs)  # the rows add up:
+    by_name = {r["layer"]: r for r in blocks[net]}                           # test_block_table_adds_up
+    assert {layer: by_name[layer]["out_shape"] for layer in shapes} == shapes
     # torchvision's metadata agrees with the count and with the MACs (which it calls GFLOPS).
     meta = torchvision.models.get_model_weights("densenet121")["IMAGENET1K_V1"].meta
     assert meta["num_params"] == 7_978_856
@@ -593,16 +603,6 @@ def test_dpn_readme_errors_fall_with_size_and_dpn68_beats_densenet121():
     assert errs == sorted(errs, reverse=True)
     assert ddt.DPN_ERRORS["DPN-68"][2] == ddt.TOP5["DPN-68"][0]
     assert ddt.DPN_ERRORS["DPN-68"][2] < ddt.DENSENET_ERRORS["DenseNet-121"][1][0]
-
-
-def test_dpn68_block_table_totals_and_shapes(described):
-    summary, blocks = described
-    rows = blocks["DPN-68"]
-    assert sum(r["params"] for r in rows) == summary["DPN-68"]["params"] == 12_611_602
-    assert sum(r["macs"] for r in rows) == summary["DPN-68"]["macs"] == 2_326_163_456
-    by_name = {r["layer"]: r for r in rows}
-    assert [by_name[b]["out_shape"] for b in ("conv2_3", "conv3_4", "conv4_12", "conv5_3")] == [
-        (144, 56, 56), (320, 28, 28), (704, 14, 14), (832, 7, 7)]
 
 
 def test_dpn68_layout_growth_rules(nets):
