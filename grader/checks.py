@@ -81,6 +81,10 @@ class Profile:
     secret: str | None = dataclasses.field(default=None, repr=False)
     #: name the misconception a failure shows, where one does (``grader.misconceptions``)
     diagnose: bool = True
+    #: a hidden run of the same check follows this public one (grading, not feedback): the
+    #: public run may leave to it the work it repeats under the secret seed
+    #: (``SameFunctionCheck``'s training steps)
+    hidden_follows: bool = False
 
     def seed(self, check_id: str) -> int:
         """The check's Hypothesis seed: from its id, and for hidden examples the secret.

@@ -184,20 +184,41 @@ class SameFunctionCheck(ModuleCheck):
     ``state_dict`` name or by order: the output in eval mode and float64 (a failure
     names the first layer off), then one training step's forward and backward pass
     (output, every gradient, BatchNorm's running statistics): on every generated case,
-    and on the fixed examples (whole networks) with a batch of ``TRAIN_BATCH`` or more."""
+    and on the fixed examples (whole networks) with a batch of ``TRAIN_BATCH`` or more.
+    Grading takes each training step once: in the hidden run, where it follows a public one."""
     seeded = True
     #: how many fixed examples (whole networks) the hidden run repeats under the secret
     #: seed, the largest of those that train first: the public run compares them all,
     #: and one secret run defeats recorded answers
     hidden_examples: int = 1
+    #: set for a public run that a hidden run follows (``Profile.hidden_follows``): the
+    #: training steps the hidden run takes again are left to it, so grading takes each
+    #: once, under the secret seed, where feedback (public runs alone) takes them here
+    defer_training: bool = dataclasses.field(default=False, repr=False)
+
+    def profile_key(self, profile: Profile):
+        return profile.name, profile.hidden_follows
+
+    def _repeated(self) -> list:
+        """The fixed examples the hidden run repeats."""
+        largest = sorted(self.examples, key=lambda case: (
+            case.input_shape[0] < TRAIN_BATCH, -math.prod(case.input_shape)))
+        return largest[:self.hidden_examples]
 
     def _run(self, target: Target, profile: Profile) -> int:
         if self.strategy is None and profile.hidden:
-            largest = sorted(self.examples, key=lambda case: (
-                case.input_shape[0] < TRAIN_BATCH, -math.prod(case.input_shape)))
-            return ModuleCheck._run(dataclasses.replace(
-                self, examples=largest[:self.hidden_examples]), target, profile)
+            return ModuleCheck._run(dataclasses.replace(self, examples=self._repeated()),
+                                    target, profile)
+        if profile.hidden_follows:
+            return ModuleCheck._run(dataclasses.replace(self, defer_training=True),
+                                    target, profile)
         return super()._run(target, profile)
+
+    def _trains(self, case) -> bool:
+        """Whether this run takes ``case``'s training step (see ``TRAIN_BATCH``)."""
+        if self.defer_training and (self.strategy is not None or case in self._repeated()):
+            return False  # the hidden run draws its own cases, or repeats this one
+        return self.strategy is not None or case.input_shape[0] >= TRAIN_BATCH
 
     diagnoses = WrongModel
 
@@ -221,8 +242,7 @@ class SameFunctionCheck(ModuleCheck):
 
     def _one(self, target: Target, case, seed: int) -> None:
         shape = tuple(case.input_shape)
-        want = R.model_function(case.reference, shape, seed,
-                                self.strategy is not None or shape[0] >= TRAIN_BATCH)
+        want = R.model_function(case.reference, shape, seed, self._trains(case))
         spec = R.model_structure(case.reference)["entries"]
         got = self._probe(target, "function", case, spec=spec, seed=seed,
                           x=R.model_input(shape, seed), train=want["train"] is not None)

@@ -91,7 +91,11 @@ def _child_env(pythonpath: str, home: str) -> dict:
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
     keep.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                 MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-                PYTHONIOENCODING="utf-8", PYTHONSAFEPATH="1", PYTHONPATH=pythonpath, HOME=home)
+                PYTHONIOENCODING="utf-8", PYTHONSAFEPATH="1", PYTHONPATH=pythonpath, HOME=home,
+                # glibc keeps what the worker frees for its next model: by default it hands
+                # every block over 32 MB back to the kernel (VGG's weights, its gradients)
+                # and faults it in again, page by page, for the next probe
+                MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_=str(2**40))
     return keep
 
 

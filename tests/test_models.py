@@ -2,6 +2,7 @@
 (``grader.probes`` and ``ModuleCheck``), against torchvision and the papers' numbers."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -206,6 +207,10 @@ def test_function_check_names_the_first_layer_that_differs():
     assert "differ from PyTorch" in result.message and "after them" in result.message
 
 
+DETACHED = """        out = torch.relu(self.bn1(self.conv1(x))).detach()
+        return torch.relu(self.bn2(self.conv2(out)) + x)"""
+
+
 @pytest.mark.parametrize("body, bn_kwargs, words", [
     # the block's input overwritten: eval is right, backward cannot run
     ("""        out = torch.relu(self.bn1(self.conv1(x)))
@@ -214,8 +219,7 @@ def test_function_check_names_the_first_layer_that_differs():
     # Keras' momentum: every output is right, the running statistics drift another way
     (RIGHT, ", momentum=0.99", "running statistics"),
     # the first half cut off from autograd
-    ("""        out = torch.relu(self.bn1(self.conv1(x))).detach()
-        return torch.relu(self.bn2(self.conv2(out)) + x)""", "", "gets no gradient"),
+    (DETACHED, "", "gets no gradient"),
 ], ids=["in_place_input", "keras_momentum", "detached"])
 def test_function_check_compares_a_training_step(body, bn_kwargs, words):
     ns = _namespace(body)
@@ -236,6 +240,17 @@ class BasicBlock(nn.Module):
     result = _check(SameFunctionCheck).run(LocalTarget(ns), PROFILES["quick"])
     assert not result.passed
     assert "in train mode" in result.message and words in result.message, result.message
+
+
+def test_grading_takes_the_training_step_in_the_hidden_run_only():
+    """Feedback (a public run alone) takes the training step; grading leaves it to the
+    hidden run that follows the public one, which takes it under the secret seed."""
+    check, target = _check(SameFunctionCheck), LocalTarget(_namespace(DETACHED))
+    public = PROFILES["quick"]
+    assert not check.run(target, public).passed
+    assert check.run(target, dataclasses.replace(public, hidden_follows=True)).passed
+    hidden = check.run(target, dataclasses.replace(PROFILES["thorough"], secret="s"))
+    assert not hidden.passed and "gets no gradient" in hidden.message, hidden.message
 
 
 def test_params_check_shows_the_layers():

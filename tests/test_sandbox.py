@@ -109,6 +109,25 @@ def test_string_hashing_is_fixed_in_every_sandbox():
     assert seen[0] == seen[1] == json.loads(seed_0)
 
 
+def test_freed_memory_stays_with_the_worker_for_the_next_model():
+    """glibc's settings hold: 256 MB freed stays resident, where by default glibc would
+    unmap it, and the next model of that size would fault every page in again."""
+    cells = [("rss", "import numpy as np\n"
+                     "def resident_mb():\n"
+                     "    with open('/proc/self/status') as fh:\n"
+                     "        return next(int(l.split()[1]) // 1024 for l in fh\n"
+                     "                    if l.startswith('VmRSS'))\n"
+                     "def allocate_and_free():\n"
+                     "    a = np.ones(32 * 2**20)\n"
+                     "    del a\n")]
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc here")
+    with Sandbox(cells, Rules()) as sb:
+        before = sb.call("resident_mb", [], {}).value
+        sb.call("allocate_and_free", [], {})
+        assert sb.call("resident_mb", [], {}).value - before >= 200
+
+
 def test_the_grader_folder_and_the_user_site_are_off_the_path():
     grader_dir = Path(grader.__file__).resolve().parent
     with Sandbox(FACTS, Rules()) as sb:

@@ -95,13 +95,14 @@ def measure(ps: str, answers: tuple, only: frozenset | None = None) -> dict:
     and the misconceptions their failures were diagnosed as; of the cells ``only``, where
     given (the others taken to pass, as the model solution's do)."""
     with NotebookGrader(as_autograded(ps, answers), explain=False) as grader:
-        results = {cell.grade_id: grader.grade_cell(cell.grade_id) for cell in grader.cells
-                   if only is None or cell.grade_id in only}
-        failing = sorted(gid for gid, r in results.items() if not r.passed)
+        # pytest's public runs first: grading reuses those that pass (NotebookGrader.run_check)
         public = sorted(cell.grade_id for cell in nbio.grade_cells(release(ps))
                         if (only is None or cell.grade_id in only) and
                         not all(grader.run_check(c.check_id, c.profile).passed
                                 for c in cell.calls))
+        results = {cell.grade_id: grader.grade_cell(cell.grade_id) for cell in grader.cells
+                   if only is None or cell.grade_id in only}
+        failing = sorted(gid for gid, r in results.items() if not r.passed)
     diagnosed = sorted({r.misconception for r in results.values() if r.misconception})
     return {"failing": failing, "failing_public": public, "diagnosed": diagnosed}
 
