@@ -185,15 +185,15 @@ class SameFunctionCheck(ModuleCheck):
     names the first layer off), then one training step's forward and backward pass
     (output, every gradient, BatchNorm's running statistics): on every generated case,
     and on the fixed examples (whole networks) with a batch of ``TRAIN_BATCH`` or more.
-    Grading takes each training step once: in the hidden run, where it follows a public one."""
+    In grading, a public run leaves to the hidden run that follows it the examples that
+    run repeats, and the training steps of generated cases."""
     seeded = True
     #: how many fixed examples (whole networks) the hidden run repeats under the secret
     #: seed, the largest of those that train first: the public run compares them all,
     #: and one secret run defeats recorded answers
     hidden_examples: int = 1
-    #: set for a public run that a hidden run follows (``Profile.hidden_follows``): the
-    #: training steps the hidden run takes again are left to it, so grading takes each
-    #: once, under the secret seed, where feedback (public runs alone) takes them here
+    #: set for the public run of generated cases that a hidden run follows
+    #: (``Profile.hidden_follows``): the hidden run draws its own, and takes their steps
     defer_training: bool = dataclasses.field(default=False, repr=False)
 
     def profile_key(self, profile: Profile):
@@ -209,6 +209,13 @@ class SameFunctionCheck(ModuleCheck):
         if self.strategy is None and profile.hidden:
             return ModuleCheck._run(dataclasses.replace(self, examples=self._repeated()),
                                     target, profile)
+        if profile.hidden_follows and self.strategy is None:
+            # Grading: the hidden run repeats these under the secret seed, where a model
+            # fails what it fails here; counted as feedback counts them.
+            repeated = self._repeated()
+            rest = [case for case in self.examples if case not in repeated]
+            return ModuleCheck._run(dataclasses.replace(self, examples=rest), target,
+                                    profile) + len(repeated)
         if profile.hidden_follows:
             return ModuleCheck._run(dataclasses.replace(self, defer_training=True),
                                     target, profile)
@@ -216,8 +223,8 @@ class SameFunctionCheck(ModuleCheck):
 
     def _trains(self, case) -> bool:
         """Whether this run takes ``case``'s training step (see ``TRAIN_BATCH``)."""
-        if self.defer_training and (self.strategy is not None or case in self._repeated()):
-            return False  # the hidden run draws its own cases, or repeats this one
+        if self.defer_training:
+            return False
         return self.strategy is not None or case.input_shape[0] >= TRAIN_BATCH
 
     diagnoses = WrongModel

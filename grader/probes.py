@@ -376,8 +376,10 @@ def statistics(tensor) -> list:
     t = flat[::max(1, -(-flat.numel() // SAMPLED))].to(torch.float64)
     mean = t.mean()
     centred = t - mean
-    var = (centred * centred).mean()
-    kurtosis = (centred ** 4).mean() / var ** 2 if var > 0 else torch.zeros(())
+    squared = centred * centred
+    var = squared.mean()
+    # products, not ``** 4``: torch's pow kernel takes half the probe's time for Xception
+    kurtosis = (squared * squared).mean() / var ** 2 if var > 0 else torch.zeros(())
     return [float(mean), float(var.sqrt()), float(kurtosis), float(flat.min()),
             float(flat.max())]
 

@@ -242,9 +242,9 @@ class BasicBlock(nn.Module):
     assert "in train mode" in result.message and words in result.message, result.message
 
 
-def test_grading_takes_the_training_step_in_the_hidden_run_only():
-    """Feedback (a public run alone) takes the training step; grading leaves it to the
-    hidden run that follows the public one, which takes it under the secret seed."""
+def test_grading_leaves_the_repeated_example_to_the_hidden_run():
+    """Feedback (a public run alone) takes the example's training step; grading leaves the
+    example to the hidden run that follows, which repeats it under the secret seed."""
     check, target = _check(SameFunctionCheck), LocalTarget(_namespace(DETACHED))
     public = PROFILES["quick"]
     assert not check.run(target, public).passed
