@@ -83,7 +83,7 @@ class Profile:
     diagnose: bool = True
     #: a hidden run of the same check follows this public one (grading, not feedback): the
     #: public run may leave to it the work it repeats under the secret seed
-    #: (``SameFunctionCheck``'s training steps)
+    #: (``SameFunctionCheck``'s repeated example, generated cases' training steps)
     hidden_follows: bool = False
 
     def seed(self, check_id: str) -> int:

@@ -396,8 +396,10 @@ def test_stored_results_match_the_configuration_and_themselves():
 def test_first_epoch_of_each_stored_run_is_reproduced(name, tmp_path):
     stored = tt.load_table(ct.RESULTS)["runs"][name]
     again = ct.run(name, tmp_path, epochs=1)
-    # Another processor may round differently: allow a prediction or two and a little loss.
-    assert abs(again["test_acc_per_epoch"][0] - stored["test_acc_per_epoch"][0]) <= 2 / 300
+    # Another processor may round differently: allow two of the 300 test predictions (counted,
+    # since 2 / 300 itself may come out a rounding above the bound) and a little loss.
+    changed = abs(again["test_acc_per_epoch"][0] - stored["test_acc_per_epoch"][0]) * 300
+    assert round(changed) <= 2, f"{changed:.0f} of 300 test predictions differ"
     assert again["train_loss_per_epoch"][0] == pytest.approx(stored["train_loss_per_epoch"][0], rel=1e-3)
     if name == "s4_net":
         for line, old in zip(again["printed"], stored["printed"]):
