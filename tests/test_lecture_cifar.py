@@ -394,13 +394,18 @@ def test_stored_results_match_the_configuration_and_themselves():
 
 @pytest.mark.parametrize("name", sorted(ct.RUNS))
 def test_first_epoch_of_each_stored_run_is_reproduced(name, tmp_path):
-    stored = tt.load_table(ct.RESULTS)["runs"][name]
+    table = tt.load_table(ct.RESULTS)
+    stored, made = table["runs"][name], table["config"]["provenance"]
     again = ct.run(name, tmp_path, epochs=1)
-    # Another processor may round differently: allow two of the 300 test predictions (counted,
-    # since 2 / 300 itself may come out a rounding above the bound) and a little loss.
+    # Two of the 300 test predictions may differ (counted: 2 / 300 itself can come out a
+    # rounding above the bound).  Another processor's kernels round differently, and the
+    # Fashion-MNIST CNN's first epoch, near chance, amplifies it (1% of the loss, seen on an
+    # Intel Xeon against the AMD EPYC that made the file): 2% of the loss there.
     changed = abs(again["test_acc_per_epoch"][0] - stored["test_acc_per_epoch"][0]) * 300
     assert round(changed) <= 2, f"{changed:.0f} of 300 test predictions differ"
-    assert again["train_loss_per_epoch"][0] == pytest.approx(stored["train_loss_per_epoch"][0], rel=1e-3)
+    same_kernels = made["torch"] == torch.__version__ and made["cpu"] == tt.cpu_name()
+    assert again["train_loss_per_epoch"][0] == pytest.approx(
+        stored["train_loss_per_epoch"][0], rel=1e-3 if same_kernels else 2e-2)
     if name == "s4_net":
         for line, old in zip(again["printed"], stored["printed"]):
             assert (line["epoch"], line["batch"]) == (old["epoch"], old["batch"])
